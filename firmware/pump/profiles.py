@@ -1,0 +1,430 @@
+"""Parse and validate profiles.json into integer-only pump profiles.
+
+The file is what people edit by hand, so every rejection names the path and
+the rule (`modes.expression.vacuum_mmhg.max: 400 is above the hard limit
+300`) and all problems are reported at once. Floats are allowed in the file
+(mmHg, ratios, minutes) and are turned into Pa / ms integers here, at load
+time, so the per-tick path never touches a float.
+
+`load_or_defaults` is what the board calls: a file that fails validation
+leaves the built-in defaults in force and says so (config_invalid).
+"""
+import json
+
+from pump import limits
+from pump.codes import MODE_EXPRESSION, MODE_MIXED, MODE_NONE, MODE_STIMULATION, MODE_NAMES
+from pump.defaults import DEFAULT_PROFILES
+
+VERSION = 1
+# The three programs the firmware, the simulator and the session schedule
+# refer to by name; their order is the program-select order.
+REQUIRED_PROGRAMS = ("standard", "power", "catch_up")
+# The lowest target a level may ask for: below this a cycle cannot be told
+# apart from a leak (the no-vacuum check works in fractions of the target).
+MIN_TARGET_MMHG = 20
+MAX_MIXED_CYCLES = 20
+
+_LIMIT_KEYS = ("max_vacuum_mmhg", "max_session_min", "pause_timeout_min", "no_vacuum_s")
+_MODE_KEYS = ("cycles_per_min", "suction_ratio", "ramp_ratio", "vacuum_mmhg", "levels", "default_level")
+_MIXED_KEYS = ("stimulation_cycles", "expression_cycles", "default_level")
+
+
+class Mode:
+    """One cycling mode in integers: cycle timing and the vacuum per level."""
+
+    def __init__(self, name, cycles_per_min, period_ms, suction_ms, ramp_ms, targets_pa, default_level):
+        self.name = name
+        self.cycles_per_min = cycles_per_min
+        self.period_ms = period_ms
+        self.suction_ms = suction_ms
+        self.ramp_ms = ramp_ms
+        self.targets_pa = targets_pa      # tuple, index = level - 1
+        self.levels = len(targets_pa)
+        self.default_level = default_level
+
+
+class Mixed:
+    """5 stimulation cycles then 1 expression cycle (K211024), repeating."""
+
+    def __init__(self, stimulation_cycles, expression_cycles, levels, default_level):
+        self.name = "mixed"
+        self.stimulation_cycles = stimulation_cycles
+        self.expression_cycles = expression_cycles
+        self.levels = levels
+        self.default_level = default_level
+
+
+class Step:
+    """A program step: pump in `mode` (a MODE_* code) or rest (MODE_NONE)."""
+
+    def __init__(self, mode, duration_ms, level):
+        self.mode = mode
+        self.duration_ms = duration_ms
+        self.level = level                # 0 = keep the mode's current level
+
+
+class Program:
+    def __init__(self, name, steps):
+        self.name = name
+        self.steps = steps
+        total = 0
+        for s in steps:
+            total += s.duration_ms
+        self.total_ms = total
+
+
+class Profiles:
+    """Validated profiles. modes[MODE_STIMULATION], modes[MODE_EXPRESSION],
+    modes[MODE_MIXED]; programs in select order."""
+
+    def __init__(self, limit_pa, max_session_ms, pause_timeout_ms, no_vacuum_ms, modes, programs):
+        self.limit_pa = limit_pa
+        self.max_session_ms = max_session_ms
+        self.pause_timeout_ms = pause_timeout_ms
+        self.no_vacuum_ms = no_vacuum_ms
+        self.modes = modes
+        self.programs = programs
+
+    def program_index(self, name):
+        for i in range(len(self.programs)):
+            if self.programs[i].name == name:
+                return i
+        raise KeyError(name)
+
+
+def _show(v):
+    """A value as it looks in the JSON file (identical on both VMs)."""
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, str):
+        return '"' + v + '"'
+    if isinstance(v, float):
+        return "%g" % v
+    if isinstance(v, (dict, list)):
+        return "an object" if isinstance(v, dict) else "a list"
+    return str(v)
+
+
+class _Checker:
+    """Collects every error with its path instead of stopping at the first."""
+
+    def __init__(self):
+        self.errors = []
+
+    def error(self, path, text):
+        self.errors.append(path + ": " + text)
+
+    def obj(self, value, path, keys, optional=()):
+        """True when value is an object with exactly `keys` (+ optional)."""
+        if not isinstance(value, dict):
+            self.error(path, _show(value) + " is not an object")
+            return False
+        ok = True
+        for k in keys:
+            if k not in value:
+                self.error(_join(path, k), "missing")
+                ok = False
+        for k in sorted(value):
+            if k not in keys and k not in optional:
+                self.error(_join(path, k), "unknown key")
+                ok = False
+        return ok
+
+    def number(self, value, path, lo, hi, hard=None, integer=False):
+        """A number in [lo, hi]; above `hard` gets the hard-limit message.
+        Returns the value or None when it fails."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.error(path, _show(value) + " is not a number")
+            return None
+        if integer and not isinstance(value, int):
+            self.error(path, _show(value) + " is not a whole number")
+            return None
+        if value != value:
+            self.error(path, "NaN is not a number")
+            return None
+        if hard is not None and value > hard:
+            self.error(path, "%s is above the hard limit %s" % (_show(value), _show(hard)))
+            return None
+        if value < lo:
+            self.error(path, "%s is below the minimum %s" % (_show(value), _show(lo)))
+            return None
+        if value > hi:
+            self.error(path, "%s is above the maximum %s" % (_show(value), _show(hi)))
+            return None
+        return value
+
+
+def _join(path, key):
+    return key if not path else path + "." + key
+
+
+def _round(x):
+    return int(x + 0.5) if x >= 0 else -int(-x + 0.5)
+
+
+def _limits(c, raw):
+    """(max_vacuum_mmhg, max_session_min, pause_timeout_min, no_vacuum_s);
+    None for each value that failed."""
+    c.obj(raw, "limits", _LIMIT_KEYS)
+    if not isinstance(raw, dict):
+        return None, None, None, None
+
+    def num(key, lo, hard):
+        if key not in raw:
+            return None
+        return c.number(raw[key], "limits." + key, lo, hard, hard=hard)
+
+    return (num("max_vacuum_mmhg", 50, limits.HARD_MAX_VACUUM_MMHG),
+            num("max_session_min", 1, limits.HARD_MAX_SESSION_MIN),
+            num("pause_timeout_min", 1, limits.HARD_MAX_PAUSE_MIN),
+            num("no_vacuum_s", 3, limits.HARD_MAX_NO_VACUUM_S))
+
+
+def _targets(c, raw, path, max_target_mmhg, max_mmhg):
+    """Level table in mmHg from either {"min","max"} + levels or a list."""
+    vac = raw.get("vacuum_mmhg")
+    vpath = path + ".vacuum_mmhg"
+    headroom = " (limits.max_vacuum_mmhg %s less %d mmHg overshoot headroom)" % (
+        _show(max_mmhg), limits.TRIP_HEADROOM_MMHG) if max_mmhg is not None else ""
+
+    def target(v, p):
+        v = c.number(v, p, MIN_TARGET_MMHG, 1e9, hard=limits.HARD_MAX_VACUUM_MMHG)
+        if v is not None and max_target_mmhg is not None and v > max_target_mmhg:
+            c.error(p, "%s is above %s%s" % (_show(v), _show(max_target_mmhg), headroom))
+            return None
+        return v
+
+    if isinstance(vac, list):
+        if "levels" in raw:
+            c.error(path + ".levels", "not allowed with a vacuum_mmhg table (the table sets the levels)")
+        if not vac or len(vac) > limits.MAX_LEVELS:
+            c.error(vpath, "needs 1 to %d levels, has %d" % (limits.MAX_LEVELS, len(vac)))
+            return None
+        table = []
+        for i in range(len(vac)):
+            v = target(vac[i], "%s[%d]" % (vpath, i))
+            if v is not None and table and table[-1] is not None and v <= table[-1]:
+                c.error("%s[%d]" % (vpath, i), "%s is not above level %d (%s)" % (_show(v), i, _show(table[-1])))
+                v = None
+            table.append(v)
+        return None if None in table else table
+    if isinstance(vac, dict):
+        if not c.obj(vac, vpath, ("min", "max")):
+            return None
+        lo = target(vac["min"], vpath + ".min")
+        hi = target(vac["max"], vpath + ".max")
+        if "levels" not in raw:
+            return None             # reported as missing by the mode check
+        n = c.number(raw["levels"], path + ".levels", 2, limits.MAX_LEVELS, integer=True)
+        if lo is None or hi is None or n is None:
+            return None
+        if lo >= hi:
+            c.error(vpath + ".min", "%s is not below max %s" % (_show(lo), _show(hi)))
+            return None
+        return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+    if "vacuum_mmhg" in raw:
+        c.error(vpath, _show(vac) + " is neither a {min, max} object nor a list of levels")
+    return None
+
+
+def _mode(c, raw, name, max_target_mmhg, max_mmhg):
+    path = "modes." + name
+    if not isinstance(raw, dict):
+        c.obj(raw, path, _MODE_KEYS)
+        return None
+    keys = _MODE_KEYS if not isinstance(raw.get("vacuum_mmhg"), list) else _MODE_KEYS[:4] + ("default_level",)
+    c.obj(raw, path, keys, optional=("levels",))
+    cpm = c.number(raw["cycles_per_min"], path + ".cycles_per_min", limits.MIN_CYCLES_PER_MIN,
+                   limits.MAX_CYCLES_PER_MIN) if "cycles_per_min" in raw else None
+    ratio = c.number(raw["suction_ratio"], path + ".suction_ratio", 0.2, 0.85) if "suction_ratio" in raw else None
+    ramp = c.number(raw["ramp_ratio"], path + ".ramp_ratio", 0.1, 0.9) if "ramp_ratio" in raw else None
+    table = _targets(c, raw, path, max_target_mmhg, max_mmhg)
+    default = None
+    if "default_level" in raw:
+        default = c.number(raw["default_level"], path + ".default_level", 1,
+                           len(table) if table else limits.MAX_LEVELS, integer=True)
+    if cpm is None or ratio is None or ramp is None or table is None or default is None:
+        return None
+    period_ms = _round(60000 / cpm)
+    suction_ms = _round(period_ms * ratio)
+    release_ms = period_ms - suction_ms
+    bad = False
+    if release_ms < limits.MIN_RELEASE_MS:
+        c.error(path, "release phase %d ms is shorter than %d ms, too short to vent (cycles_per_min %s, suction_ratio %s)"
+                % (release_ms, limits.MIN_RELEASE_MS, _show(cpm), _show(ratio)))
+        bad = True
+    if suction_ms < limits.MIN_SUCTION_MS:
+        c.error(path, "suction phase %d ms is shorter than %d ms (cycles_per_min %s, suction_ratio %s)"
+                % (suction_ms, limits.MIN_SUCTION_MS, _show(cpm), _show(ratio)))
+        bad = True
+    if bad:
+        return None
+    targets = tuple(limits.mmhg_to_pa(v) for v in table)
+    return Mode(name, cpm, period_ms, suction_ms, _round(suction_ms * ramp), targets, default)
+
+
+def _mixed(c, raw, levels):
+    path = "modes.mixed"
+    c.obj(raw, path, _MIXED_KEYS)
+    if not isinstance(raw, dict):
+        return None
+
+    def num(key, hi):
+        if key not in raw:
+            return None
+        return c.number(raw[key], path + "." + key, 1, hi, integer=True)
+
+    s = num("stimulation_cycles", MAX_MIXED_CYCLES)
+    e = num("expression_cycles", MAX_MIXED_CYCLES)
+    d = num("default_level", levels or limits.MAX_LEVELS)
+    if s is None or e is None or d is None or not levels:
+        return None
+    return Mixed(s, e, levels, d)
+
+
+def _program(c, raw, name, modes, max_session):
+    path = "programs." + name
+    if not isinstance(raw, list):
+        c.error(path, _show(raw) + " is not a list of steps")
+        return None
+    if not raw:
+        c.error(path, "has no steps")
+        return None
+    steps = []
+    pumps = False
+    total_min = 0
+    ok = True
+    for i in range(len(raw)):
+        p = "%s[%d]" % (path, i)
+        st = raw[i]
+        if not isinstance(st, dict):
+            c.error(p, _show(st) + " is not an object")
+            ok = False
+            continue
+        if "rest" in st:
+            if not c.obj(st, p, ("rest",)):
+                ok = False
+                continue
+            minutes = c.number(st["rest"], p + ".rest", 0.1, limits.HARD_MAX_SESSION_MIN)
+            if minutes is None:
+                ok = False
+                continue
+            steps.append(Step(MODE_NONE, _round(minutes * 60000), 0))
+            total_min += minutes
+            continue
+        if not c.obj(st, p, ("mode", "minutes"), optional=("level",)):
+            if "mode" not in st and "minutes" not in st:
+                c.error(p, 'needs either "mode" and "minutes" or "rest"')
+            ok = False
+            if "mode" not in st or "minutes" not in st:
+                continue
+        mode_name = st["mode"]
+        code = MODE_NONE
+        for m in range(len(MODE_NAMES)):
+            if MODE_NAMES[m] == mode_name:
+                code = m
+        if code == MODE_NONE:
+            c.error(p + ".mode", "%s is not a mode (%s)" % (_show(mode_name), ", ".join(MODE_NAMES)))
+            ok = False
+        minutes = c.number(st["minutes"], p + ".minutes", 0.1, limits.HARD_MAX_SESSION_MIN)
+        if minutes is None:
+            ok = False
+        else:
+            total_min += minutes
+        level = 0
+        if "level" in st and code != MODE_NONE:
+            top = modes[code].levels if modes[code] is not None else limits.MAX_LEVELS
+            level = c.number(st["level"], p + ".level", 1, top, integer=True)
+            if level is None:
+                ok = False
+        if ok:
+            steps.append(Step(code, _round(minutes * 60000), level))
+            pumps = True
+    if not ok:
+        return None
+    if not pumps:
+        c.error(path, "has only rest steps")
+        return None
+    if max_session is not None and total_min > max_session:
+        c.error(path, "total %s min is above limits.max_session_min %s" % (_show(total_min), _show(max_session)))
+        return None
+    return Program(name, tuple(steps))
+
+
+def load(raw):
+    """Validate a parsed profiles object. Returns (Profiles, []) or (None, errors)."""
+    c = _Checker()
+    if not isinstance(raw, dict):
+        return None, ["profiles: " + _show(raw) + " is not an object"]
+    c.obj(raw, "", ("version", "limits", "modes", "programs"))
+    if "version" in raw and raw["version"] != VERSION:
+        c.error("version", "%s is not supported (this firmware reads version %d)" % (_show(raw["version"]), VERSION))
+        return None, c.errors
+    max_mmhg, session, pause, no_vac = (None, None, None, None)
+    if "limits" in raw:
+        max_mmhg, session, pause, no_vac = _limits(c, raw["limits"])
+    max_target = max_mmhg - limits.TRIP_HEADROOM_MMHG if max_mmhg is not None else None
+
+    modes = [None, None, None]
+    raw_modes = raw.get("modes")
+    if "modes" in raw:
+        c.obj(raw_modes, "modes", MODE_NAMES)
+    if isinstance(raw_modes, dict):
+        for code in (MODE_STIMULATION, MODE_EXPRESSION):
+            name = MODE_NAMES[code]
+            if name in raw_modes:
+                modes[code] = _mode(c, raw_modes[name], name, max_target, max_mmhg)
+        if "mixed" in raw_modes:
+            st, ex = modes[MODE_STIMULATION], modes[MODE_EXPRESSION]
+            levels = min(st.levels, ex.levels) if st is not None and ex is not None else 0
+            modes[MODE_MIXED] = _mixed(c, raw_modes["mixed"], levels)
+
+    programs = []
+    raw_programs = raw.get("programs")
+    if "programs" in raw and not isinstance(raw_programs, dict):
+        c.error("programs", _show(raw_programs) + " is not an object")
+    elif "programs" in raw:
+        for name in REQUIRED_PROGRAMS:
+            if name not in raw_programs:
+                c.error("programs." + name, "missing")
+        names = [n for n in REQUIRED_PROGRAMS if n in raw_programs]
+        names += sorted(n for n in raw_programs if n not in REQUIRED_PROGRAMS)
+        for name in names:
+            programs.append(_program(c, raw_programs[name], name, modes, session))
+    if c.errors:
+        return None, c.errors
+    return Profiles(limits.mmhg_to_pa(max_mmhg), _round(session * 60000), _round(pause * 60000),
+                    _round(no_vac * 1000), tuple(modes), tuple(programs)), []
+
+
+def loads(text):
+    """Parse JSON text and validate it. Returns (Profiles, []) or (None, errors)."""
+    try:
+        raw = json.loads(text)
+    except ValueError as e:
+        return None, ["profiles: not valid JSON (%s)" % e]
+    return load(raw)
+
+
+def defaults():
+    """The built-in profiles (the shipped profiles.json); always valid."""
+    p, errors = load(DEFAULT_PROFILES)
+    if errors:
+        raise ValueError("built-in profiles invalid: " + "; ".join(errors))
+    return p
+
+
+def load_or_defaults(text):
+    """What the board does at boot: (profiles, errors). Non-empty errors mean
+    the file was refused and the built-in defaults are in force
+    (config_invalid); text None means no file (defaults, no error)."""
+    if text is None:
+        return defaults(), []
+    p, errors = loads(text)
+    if p is None:
+        return defaults(), errors
+    return p, []

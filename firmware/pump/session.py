@@ -1,0 +1,313 @@
+"""The pump's state machine: one object the board ticks and presses.
+
+Data flows one way each tick: reading -> safety monitor -> program and
+state -> cycle (setpoint) -> control (duty) -> blind-push guard -> safety
+supervision -> outputs. `tick()` fills and returns one reused Outputs object
+and allocates nothing in steady state.
+
+States: idle, running, paused, resting (a program's rest step), fault, done.
+Only a start press begins pumping: never boot, a cleared fault, a resume
+after a pause timeout, or the end of a program. A rest step inside a
+started program does resume pumping by itself (that is what the power
+program is); pausing and stopping are always one press away.
+
+Mode and program changes take effect at the next cycle boundary (at most one
+cycle, 0.6-1 s with the default profiles), so a suction or release phase is
+never cut short: a shortened release would not vent.
+"""
+from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_PROGRAM, EV_START, EV_STOP,
+                        END_AUTO_OFF, END_FAULT, END_NONE, END_PAUSE_TIMEOUT, END_STOP, FAULT_NONE,
+                        FAULT_SESSION_LIMIT, MODE_EXPRESSION, MODE_MIXED, MODE_NONE, MODE_STIMULATION,
+                        STATE_DONE, STATE_FAULT, STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
+from pump.control import Control
+from pump.cycle import Cycle
+from pump.limits import TRIP_HEADROOM_MMHG, mmhg_to_pa
+from pump.safety import Monitor
+
+# Motor defaults when the board file does not say: a small diaphragm pump
+# stalls below about 20 % duty; 0 -> full in ~60 ms is inaudible as a start.
+DEFAULT_MIN_DUTY_U16 = 13107
+DEFAULT_SLEW_U16_PER_MS = 1100
+
+
+class Outputs:
+    """What one tick decided. One instance, refilled every tick."""
+
+    def __init__(self):
+        self.duty_u16 = 0
+        self.valve_open = True
+        self.state = STATE_IDLE
+        self.mode = MODE_NONE           # selected: stimulation / expression / mixed
+        self.cycle_mode = MODE_NONE     # the mode of the running cycle
+        self.setpoint_pa = 0            # the shaped target (0 in release)
+        self.target_pa = 0              # the current level's target
+        self.vacuum_pa = 0              # last valid reading
+        self.fault = FAULT_NONE         # latched trip, or session_limit when done
+        self.notice = FAULT_NONE        # config_invalid / watchdog_reset
+        self.weak = False               # target not reached for several cycles
+        self.level = 0
+        self.program = 0
+        self.step = 0
+        self.elapsed_ms = 0
+        self.remaining_ms = 0
+        self.suction = False
+
+
+class Session:
+    def __init__(self, profiles, safety_cfg, min_duty_u16=DEFAULT_MIN_DUTY_U16,
+                 slew_u16_per_ms=DEFAULT_SLEW_U16_PER_MS, notice=FAULT_NONE):
+        self.p = profiles
+        self.monitor = Monitor(safety_cfg)
+        self.cycle = Cycle()
+        ceiling = safety_cfg.limit_pa - mmhg_to_pa(TRIP_HEADROOM_MMHG)
+        self.control = Control(min_duty_u16, slew_u16_per_ms, ceiling)
+        self.out = Outputs()
+        self.out.notice = notice
+        self.state = STATE_IDLE
+        self.program = profiles.program_index("standard")
+        self.levels = [0, 0, 0]
+        self._default_levels()
+        self.mode = MODE_NONE
+        self.override = MODE_NONE
+        self.cycle_mode = MODE_NONE
+        self.level_mode = MODE_NONE     # whose level sets this cycle's target
+        self.mixed_i = 0
+        self.step = 0
+        self.step_left_ms = 0
+        self.session_ms = 0
+        self.pause_ms = 0
+        self.paused_from = STATE_RUNNING
+        self.peak_pa = 0
+        self.in_suction = False
+        self.weak = False
+        self.end_reason = END_NONE
+        self.ended_fault = FAULT_NONE   # session_limit while done after auto-off
+
+    # -- events ----------------------------------------------------------------
+    def press(self, ev):
+        """A button event (EV_*). Returns True when it changed something."""
+        st = self.state
+        if ev == EV_START:
+            if st == STATE_IDLE or st == STATE_DONE:
+                self._start()
+                return True
+        elif ev == EV_STOP:
+            if st == STATE_RUNNING or st == STATE_PAUSED or st == STATE_RESTING:
+                self._end(END_STOP, STATE_IDLE)
+                return True
+            if st == STATE_DONE:
+                self.state = STATE_IDLE
+                self.ended_fault = FAULT_NONE
+                return True
+            if st == STATE_FAULT and self.monitor.clear():
+                self.state = STATE_IDLE
+                return True
+        elif ev == EV_PAUSE:
+            if st == STATE_RUNNING or st == STATE_RESTING:
+                self.paused_from = st
+                self.pause_ms = 0
+                self.state = STATE_PAUSED
+                self.control.off()
+                return True
+            if st == STATE_PAUSED:
+                self.state = self.paused_from
+                if self.state == STATE_RUNNING:
+                    self._begin_cycles()
+                return True
+        elif ev == EV_LETDOWN:
+            if st == STATE_RUNNING or st == STATE_PAUSED:
+                self.override = MODE_STIMULATION if self.mode == MODE_EXPRESSION else MODE_EXPRESSION
+                self.mode = self.override
+                return True
+        elif ev == EV_LEVEL_UP or ev == EV_LEVEL_DOWN:
+            m = self.mode
+            if m != MODE_NONE and (st == STATE_RUNNING or st == STATE_PAUSED):
+                lv = self.levels[m] + (1 if ev == EV_LEVEL_UP else -1)
+                if 1 <= lv <= self.p.modes[m].levels:
+                    self.levels[m] = lv
+                    return True
+        elif ev == EV_PROGRAM:
+            if st == STATE_IDLE or st == STATE_DONE:
+                self.select_program((self.program + 1) % len(self.p.programs))
+                return True
+        return False
+
+    def select_program(self, index):
+        """Choose the program the next start runs (idle or done only)."""
+        if (self.state == STATE_IDLE or self.state == STATE_DONE) and 0 <= index < len(self.p.programs):
+            self.program = index
+            return True
+        return False
+
+    # -- the tick --------------------------------------------------------------
+    def tick(self, dt_ms, reading_pa, sensor_fault=FAULT_NONE):
+        """One control tick. dt_ms: time since the last tick (int ms);
+        reading_pa: vacuum in Pa (int) or None when there is no new reading;
+        sensor_fault: 0 or the FAULT_SENSOR_* code the driver reported."""
+        if type(dt_ms) is not int or dt_ms < 0:
+            dt_ms = 0
+        mon = self.monitor
+        if mon.observe(dt_ms, reading_pa, sensor_fault) and self.state != STATE_FAULT:
+            self._end(END_FAULT, STATE_FAULT)
+        duty = 0
+        valve_open = True
+        sp = 0
+        st = self.state
+        if st == STATE_RUNNING or st == STATE_RESTING:
+            self._advance_program(dt_ms)
+            st = self.state
+        if st == STATE_RUNNING:
+            sp = self._pump(dt_ms)
+            duty = self.control.duty
+            valve_open = not self.cycle.suction()
+        elif st == STATE_PAUSED:
+            self.pause_ms += dt_ms
+            if self.pause_ms >= self.p.pause_timeout_ms:
+                self._end(END_PAUSE_TIMEOUT, STATE_DONE)
+        if mon.supervise(dt_ms, duty, valve_open, self.state == STATE_RUNNING) and self.state != STATE_FAULT:
+            self._end(END_FAULT, STATE_FAULT)
+        if self.state != STATE_RUNNING:
+            # Rules 2 and 4: anything but running is motor off, valve vented.
+            duty = self.control.off()
+            valve_open = True
+            sp = 0
+        return self._fill(duty, valve_open, sp)
+
+    # -- internals -------------------------------------------------------------
+    def _default_levels(self):
+        modes = self.p.modes
+        for m in (MODE_STIMULATION, MODE_EXPRESSION, MODE_MIXED):
+            self.levels[m] = modes[m].default_level
+
+    def _start(self):
+        self._default_levels()
+        self.session_ms = 0
+        self.end_reason = END_NONE
+        self.ended_fault = FAULT_NONE
+        self.weak = False
+        self.control.reset()
+        self.monitor.new_session()
+        self.step = 0
+        self.step_left_ms = self._program().steps[0].duration_ms
+        self._enter_step()
+
+    def _program(self):
+        return self.p.programs[self.program]
+
+    def _enter_step(self):
+        step = self._program().steps[self.step]
+        self.override = MODE_NONE
+        if step.mode == MODE_NONE:
+            self.state = STATE_RESTING
+            self.mode = MODE_NONE
+            self.control.off()
+            return
+        if step.level:
+            self.levels[step.mode] = step.level
+        was_running = self.state == STATE_RUNNING
+        self.state = STATE_RUNNING
+        self.mode = step.mode
+        if not was_running:
+            self._begin_cycles()
+
+    def _begin_cycles(self):
+        self.mixed_i = 0
+        self.cycle_mode = self._next_cycle_mode()
+        self.cycle.start(self.p.modes[self.cycle_mode])
+        self.peak_pa = 0
+        self.in_suction = False
+
+    def _next_cycle_mode(self):
+        self.level_mode = self.mode
+        if self.mode != MODE_MIXED:
+            return self.mode
+        mixed = self.p.modes[MODE_MIXED]
+        i = self.mixed_i
+        self.mixed_i = (i + 1) % (mixed.stimulation_cycles + mixed.expression_cycles)
+        return MODE_STIMULATION if i < mixed.stimulation_cycles else MODE_EXPRESSION
+
+    def _advance_program(self, dt_ms):
+        self.session_ms += dt_ms
+        if self.session_ms >= self.p.max_session_ms:
+            self._end(END_AUTO_OFF, STATE_DONE)
+            return
+        self.step_left_ms -= dt_ms
+        steps = self._program().steps
+        while self.step_left_ms <= 0:
+            self.step += 1
+            if self.step >= len(steps):
+                self._end(END_AUTO_OFF, STATE_DONE)
+                return
+            self.step_left_ms += steps[self.step].duration_ms
+            self._enter_step()
+
+    def target_pa(self):
+        """The current level's target for the running cycle. Mixed cycles use
+        the mixed level; after a mode change the old mode's level holds until
+        its cycle ends."""
+        cm = self.cycle_mode
+        if cm == MODE_NONE:
+            return 0
+        return self.p.modes[cm].targets_pa[self.levels[self.level_mode] - 1]
+
+    def _pump(self, dt_ms):
+        """Advance the cycle and control; returns the shaped setpoint."""
+        cyc = self.cycle
+        mon = self.monitor
+        ctl = self.control
+        if cyc.advance(dt_ms):
+            target = self.target_pa()
+            mode = self.p.modes[self.cycle_mode]
+            self.weak = mon.cycle_end(target, self.peak_pa, mode.period_ms)
+            ctl.end_cycle(self.cycle_mode, target, self.peak_pa, mode.suction_ms)
+            self.cycle_mode = self._next_cycle_mode()
+            cyc.load(self.p.modes[self.cycle_mode])
+            self.peak_pa = 0
+            self.in_suction = False
+        if mon.fresh and mon.vacuum_pa > self.peak_pa:
+            self.peak_pa = mon.vacuum_pa
+        ctl.observe(dt_ms, mon.vacuum_pa, mon.fresh)
+        if not cyc.suction():
+            self.in_suction = False
+            ctl.off()
+            return 0
+        if not self.in_suction:
+            self.in_suction = True
+            mon.suction_start()
+        target = self.target_pa()
+        sp = cyc.setpoint_pa(target)
+        duty = ctl.update(dt_ms, sp, mon.vacuum_pa, cyc.phase_ms >= cyc.ramp_ms, self.cycle_mode)
+        if duty and not mon.motor_allowed(dt_ms, duty, ctl.internal_setpoint(sp, self.cycle_mode)):
+            ctl.off()
+        return sp
+
+    def _end(self, reason, state):
+        self.end_reason = reason
+        self.state = state
+        self.mode = MODE_NONE
+        self.cycle_mode = MODE_NONE
+        self.level_mode = MODE_NONE
+        self.override = MODE_NONE
+        self.ended_fault = FAULT_SESSION_LIMIT if reason == END_AUTO_OFF else FAULT_NONE
+        self.control.off()
+
+    def _fill(self, duty, valve_open, sp):
+        out = self.out
+        out.duty_u16 = duty
+        out.valve_open = valve_open
+        out.state = self.state
+        out.mode = self.mode
+        out.cycle_mode = self.cycle_mode
+        out.setpoint_pa = sp
+        out.target_pa = self.target_pa() if self.state == STATE_RUNNING else 0
+        out.vacuum_pa = self.monitor.vacuum_pa
+        out.fault = self.monitor.fault or self.ended_fault
+        out.weak = self.weak and self.state == STATE_RUNNING
+        out.level = self.levels[self.mode] if self.mode != MODE_NONE else 0
+        out.program = self.program
+        out.step = self.step
+        out.elapsed_ms = self.session_ms
+        total = self._program().total_ms
+        out.remaining_ms = total - self.session_ms if total > self.session_ms else 0
+        out.suction = self.state == STATE_RUNNING and self.cycle.suction()
+        return out

@@ -1,0 +1,21 @@
+"""Test set-up: the firmware imports as on the board (`import pump`), with
+the CPython shim for `micropython` and the host fakes on sys.path."""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+for p in (os.path.join(ROOT, "tools", "fakes"), os.path.join(ROOT, "tools", "cpython_shim"),
+          os.path.join(ROOT, "firmware"), ROOT):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# `make test`: bounded and derandomized, so CI is repeatable and fast.
+# `make soak`: many more random examples (HYPOTHESIS_PROFILE=soak).
+settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("soak", max_examples=5000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -1,0 +1,325 @@
+"""Every trip reached, held and cleared; the clear conditions; the guard.
+
+Trips are driven through the Session (what the board ticks), mostly in
+closed loop with the physical plant, so the checks see real cycles.
+"""
+from pump.codes import (EV_LETDOWN, EV_START, EV_STOP, FAULT_CONFIG_INVALID, FAULT_NO_VACUUM, FAULT_NONE, FAULT_OVER_VACUUM,
+                        FAULT_RELEASE_FAIL, FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, FAULT_SENSOR_STALE,
+                        FAULT_SENSOR_STUCK, FAULT_WATCHDOG_RESET, STATE_FAULT, STATE_IDLE, STATE_RUNNING)
+from pump import profiles
+from pump.safety import GUARD_MARGIN_PA, MAX_RISE_PA_PER_MS, STUCK_TOGGLES, Monitor, SafetyConfig
+from pump.session import Session
+from rig import Rig, make_session
+from tools.sim.plant import PA_PER_MMHG, Plant
+
+LIMIT_PA = profiles.defaults().limit_pa
+
+
+def running_rig(ms=3000, **kw):
+    rig = Rig(**kw)
+    rig.press(EV_START)
+    rig.run(ms)
+    assert rig.s.state == STATE_RUNNING
+    return rig
+
+
+def assert_safe(out, fault):
+    assert out.state == STATE_FAULT and out.fault == fault
+    assert out.duty_u16 == 0 and out.valve_open is True and out.setpoint_pa == 0
+
+
+def vent_and_clear(rig, fault):
+    """Latched until a stop press with vacuum near ambient; then idle."""
+    rig.plant.valve_stuck = None
+    rig.plant.motor_stalled = False
+    rig.sensor = None
+    rig.run(2000)
+    assert_safe(rig.out, fault)                # 2 s later: still latched by itself
+    assert rig.press(EV_STOP)
+    rig.step()
+    assert rig.out.state == STATE_IDLE and rig.out.fault == FAULT_NONE
+    assert rig.press(EV_START)                 # and a new session may start
+    rig.run(2000)
+    assert rig.out.state == STATE_RUNNING
+
+
+# -- over_vacuum -----------------------------------------------------------------
+
+def test_over_vacuum_trips_in_the_same_tick():
+    rig = running_rig()
+    while rig.out.duty_u16 == 0:            # trip while the motor is running
+        rig.step()
+    out = rig.s.tick(10, LIMIT_PA + 1)
+    assert_safe(out, FAULT_OVER_VACUUM)
+    assert rig.s.monitor.trip_reading == LIMIT_PA + 1
+
+
+def test_at_the_limit_is_not_over():
+    s = make_session()
+    s.press(EV_START)
+    assert s.tick(10, LIMIT_PA).state == STATE_RUNNING
+
+
+def test_over_vacuum_clears_only_near_ambient():
+    s = make_session()
+    s.press(EV_START)
+    s.tick(10, LIMIT_PA + 100)
+    s.tick(10, 20000)
+    assert not s.press(EV_STOP)                      # breast still under vacuum
+    assert_safe(s.tick(10, 5000), FAULT_OVER_VACUUM)
+    assert not s.press(EV_STOP)
+    s.tick(10, 800)                                  # 6 mmHg: near ambient
+    assert s.press(EV_STOP)
+    assert s.tick(10, 700).state == STATE_IDLE
+
+
+def test_over_vacuum_end_to_end_with_a_sensor_spike():
+    rig = running_rig()
+    spike = {"on": True}
+
+    def sensor(r):
+        if spike["on"]:
+            spike["on"] = False
+            return LIMIT_PA + 5000, FAULT_NONE
+        return int(r.plant.vacuum_pa), FAULT_NONE
+    rig.sensor = sensor
+    assert_safe(rig.step(), FAULT_OVER_VACUUM)
+    vent_and_clear(rig, FAULT_OVER_VACUUM)
+
+
+# -- sensor_range ----------------------------------------------------------------
+
+def test_reading_below_the_sensor_range_trips():
+    rig = running_rig()
+    assert_safe(rig.s.tick(10, -20000), FAULT_SENSOR_RANGE)
+    vent_and_clear(rig, FAULT_SENSOR_RANGE)
+
+
+def test_reading_above_the_sensor_range_trips_as_over_vacuum():
+    s = make_session()
+    s.press(EV_START)
+    assert_safe(s.tick(10, 10 ** 9), FAULT_OVER_VACUUM)
+
+
+def test_garbage_from_a_driver_trips_as_sensor_range():
+    for garbage in (float("nan"), 1.5, "12", b"\x00", True, [1]):
+        s = make_session()
+        s.press(EV_START)
+        assert_safe(s.tick(10, garbage), FAULT_SENSOR_RANGE)
+
+
+def test_driver_saturation_code_trips():
+    rig = running_rig()
+    assert_safe(rig.s.tick(10, None, FAULT_SENSOR_RANGE), FAULT_SENSOR_RANGE)
+    vent_and_clear(rig, FAULT_SENSOR_RANGE)
+
+
+# -- sensor_io -----------------------------------------------------------------------
+
+def test_io_error_trips_in_the_same_tick():
+    rig = running_rig()
+    assert_safe(rig.s.tick(10, None, FAULT_SENSOR_IO), FAULT_SENSOR_IO)
+    vent_and_clear(rig, FAULT_SENSOR_IO)
+
+
+# -- sensor_stale ----------------------------------------------------------------------
+
+def test_stale_trips_after_stale_ms_and_not_before():
+    rig = running_rig()
+    stale_ms = rig.s.monitor.cfg.stale_ms
+    rig.sensor = lambda r: (None, FAULT_NONE)
+    ticks = 0
+    while rig.out.state == STATE_RUNNING:
+        rig.step()
+        ticks += 1
+    assert ticks * 10 == stale_ms + 10          # the first tick past stale_ms
+    assert_safe(rig.out, FAULT_SENSOR_STALE)
+    vent_and_clear(rig, FAULT_SENSOR_STALE)
+
+
+def test_stale_also_trips_while_idle():
+    s = make_session()
+    for _ in range(20):
+        out = s.tick(10, None)
+    assert_safe(out, FAULT_SENSOR_STALE)
+
+
+def test_a_loop_stall_longer_than_stale_ms_trips():
+    s = make_session()
+    s.press(EV_START)
+    s.tick(10, 0)
+    assert_safe(s.tick(5000, 0), FAULT_SENSOR_STALE)
+
+
+def test_clear_refused_while_readings_are_stale():
+    s = make_session()
+    s.press(EV_START)
+    s.tick(10, 0, FAULT_SENSOR_IO)
+    for _ in range(20):
+        s.tick(10, None)
+    assert not s.press(EV_STOP)
+
+
+# -- sensor_stuck --------------------------------------------------------------------
+
+def test_frozen_reading_trips_within_two_cycles():
+    rig = running_rig()
+    frozen = int(rig.plant.vacuum_pa)
+    rig.sensor = lambda r: (frozen, FAULT_NONE)
+    period = rig.s.p.modes[rig.out.cycle_mode].period_ms
+    t0 = rig.t_ms
+    rig.run(10 * period, until=lambda o: o.state != STATE_RUNNING)
+    assert_safe(rig.out, FAULT_SENSOR_STUCK)
+    assert rig.t_ms - t0 <= 2 * period + 10 + period  # toggles counted from the last change
+    vent_and_clear(rig, FAULT_SENSOR_STUCK)
+
+
+def test_sensor_stuck_at_ambient_cannot_pump_blind():
+    """A sensor frozen at 0 lets the motor push in the dark; the guard caps
+    each suction phase's blind push and sensor_stuck stops it."""
+    rig = running_rig(ms=0)
+    rig.sensor = lambda r: (0, FAULT_NONE)
+    rig.run(10000, until=lambda o: o.state != STATE_RUNNING)
+    assert_safe(rig.out, FAULT_SENSOR_STUCK)
+    assert rig.max_true_pa < LIMIT_PA - GUARD_MARGIN_PA
+
+
+def test_sensor_frozen_mid_rise_in_a_strong_plant_stays_under_the_limit():
+    """Frozen while vacuum is building, in a plant twice as fast as the
+    default: the real vacuum keeps rising unseen, bounded by the guard."""
+    for freeze_at_ms in range(3000, 4000, 30):
+        rig = running_rig(ms=0, plant=Plant(volume_ml=37))
+        rig.press(EV_LETDOWN)                       # expression: the longest suction
+        rig.run(freeze_at_ms)
+        frozen = int(rig.plant.vacuum_pa)
+        rig.sensor = lambda r: (frozen, FAULT_NONE)
+        rig.run(5000, until=lambda o: o.state != STATE_RUNNING)
+        assert rig.out.state == STATE_FAULT
+        assert rig.max_true_pa < LIMIT_PA, (freeze_at_ms, rig.max_true_pa)
+
+
+def test_guard_bounds_blind_vacuum_for_a_plant_at_the_design_rate():
+    """A plant rising at MAX_RISE_PA_PER_MS at full duty, a reading frozen
+    at v0: the motor stops before the real vacuum passes limit - margin."""
+    for v0 in range(0, LIMIT_PA - 3000, 1500):
+        m = Monitor(SafetyConfig(LIMIT_PA))
+        m.observe(10, v0, 0)
+        m.suction_start()
+        true_pa = float(v0)
+        for _ in range(200):
+            if not m.motor_allowed(10, 65535, LIMIT_PA):
+                break
+            true_pa += MAX_RISE_PA_PER_MS * 10
+        else:
+            raise AssertionError("the guard never cut the motor")
+        assert true_pa <= LIMIT_PA - GUARD_MARGIN_PA + MAX_RISE_PA_PER_MS * 10, v0
+        assert not m.motor_allowed(10, 65535, LIMIT_PA)     # held for the rest of suction
+        m.suction_start()
+        assert m.motor_allowed(10, 65535, LIMIT_PA) == (v0 < LIMIT_PA - GUARD_MARGIN_PA - 2000)
+
+
+def test_guard_lets_a_responding_pump_push():
+    m = Monitor(SafetyConfig(LIMIT_PA))
+    m.suction_start()
+    v = 0
+    for _ in range(40):                                  # up to 28 kPa, under the limit
+        v += 700                                         # rising 7 kPa/100 ms
+        m.observe(10, v, 0)
+        assert m.motor_allowed(10, 65535, 40000)
+
+
+def test_stuck_needs_the_valve_to_toggle():
+    m = Monitor(SafetyConfig(LIMIT_PA))
+    for i in range(1000):
+        m.observe(10, 5000, 0)
+        m.supervise(10, 30000, False, True)              # valve never moves
+    assert m.fault == FAULT_NONE
+    for i in range(STUCK_TOGGLES):
+        m.observe(10, 5000, 0)
+        m.supervise(10, 30000, i % 2 == 0, True)
+    assert m.fault == FAULT_SENSOR_STUCK
+
+
+# -- release_fail ------------------------------------------------------------------------
+
+def test_valve_stuck_closed_trips_at_the_first_release():
+    rig = running_rig()
+    rig.plant.valve_stuck = "closed"
+    rig.run(3000, until=lambda o: o.state != STATE_RUNNING)
+    assert_safe(rig.out, FAULT_RELEASE_FAIL)
+    # The vacuum is held: clearing is refused until it is vented by hand.
+    rig.run(1000)
+    assert rig.plant.vacuum_pa > 5000 and not rig.press(EV_STOP)
+    vent_and_clear(rig, FAULT_RELEASE_FAIL)
+
+
+def test_valve_stuck_closed_after_stop_is_caught():
+    rig = running_rig()
+    while rig.out.valve_open:               # stop during suction, vacuum up
+        rig.step()
+    rig.run(200)
+    rig.plant.valve_stuck = "closed"
+    rig.press(EV_STOP)
+    rig.run(1000)
+    assert_safe(rig.out, FAULT_RELEASE_FAIL)
+
+
+def test_release_fail_overrides_an_earlier_trip():
+    rig = running_rig()
+    while rig.out.valve_open:
+        rig.step()
+    rig.run(300)
+    rig.plant.valve_stuck = "closed"
+    assert_safe(rig.s.tick(10, LIMIT_PA + 10), FAULT_OVER_VACUUM)   # over_vacuum first ...
+    rig.run(1000)
+    assert_safe(rig.out, FAULT_RELEASE_FAIL)   # ... then the valve does not vent
+
+
+def test_healthy_release_never_trips():
+    rig = running_rig(ms=120000)
+    assert rig.out.fault == FAULT_NONE
+
+
+# -- no_vacuum --------------------------------------------------------------------------
+
+def test_no_seal_stops_with_no_vacuum_after_the_configured_time():
+    rig = running_rig()
+    rig.plant.valve_stuck = "open"            # shield off the breast: no seal
+    t0 = rig.t_ms
+    rig.run(30000, until=lambda o: o.state != STATE_RUNNING)
+    assert_safe(rig.out, FAULT_NO_VACUUM)
+    no_vac_ms = rig.s.p.no_vacuum_ms
+    assert no_vac_ms <= rig.t_ms - t0 <= no_vac_ms + 2 * 1000
+    vent_and_clear(rig, FAULT_NO_VACUUM)
+
+
+def test_a_growing_leak_ends_in_no_vacuum():
+    rig = running_rig()
+    leak = 15.0
+    while rig.out.state == STATE_RUNNING and rig.t_ms < 120000:
+        leak *= 1.004
+        rig.plant.set(leak_ml_min_at_100mmhg=leak)
+        rig.step()
+    assert_safe(rig.out, FAULT_NO_VACUUM)
+
+
+# -- notices -------------------------------------------------------------------------------
+
+def test_notices_are_carried_not_tripped():
+    p = profiles.defaults()
+    for notice in (FAULT_CONFIG_INVALID, FAULT_WATCHDOG_RESET):
+        s = Session(p, SafetyConfig(p.limit_pa), notice=notice)
+        out = s.tick(10, 0)
+        assert out.notice == notice and out.state == STATE_IDLE and out.fault == FAULT_NONE
+        s.press(EV_START)
+        assert s.tick(10, 0).state == STATE_RUNNING
+    assert make_session().tick(10, 0).notice == FAULT_NONE
+
+
+def test_config_cannot_raise_hard_limits():
+    cfg = SafetyConfig(10 ** 6, stale_ms=10 ** 6, release_check_ms=10 ** 6, no_vacuum_ms=10 ** 9)
+    from pump import limits
+    assert cfg.limit_pa == limits.HARD_MAX_VACUUM_PA
+    assert cfg.stale_ms == limits.HARD_MAX_STALE_MS
+    assert cfg.release_check_ms == limits.HARD_MAX_RELEASE_CHECK_MS
+    assert cfg.no_vacuum_ms == limits.HARD_MAX_NO_VACUUM_S * 1000

@@ -1,0 +1,269 @@
+"""The session state machine: programs, modes, levels, pause, auto-off, and
+the rule that nothing pumps without a start press."""
+import copy
+
+from pump import profiles
+from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_PROGRAM, EV_START, EV_STOP,
+                        FAULT_NONE, FAULT_SESSION_LIMIT, MODE_EXPRESSION, MODE_MIXED, MODE_NONE,
+                        MODE_STIMULATION, STATE_DONE, STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
+from pump.defaults import DEFAULT_PROFILES
+from rig import Echo, Rig, make_session
+
+MIN = 60000
+
+
+def echo(**kw):
+    return Echo(**kw)
+
+
+def test_boot_is_idle_and_never_pumps_by_itself():
+    e = echo()
+    for _ in range(6000):                              # a minute of readings
+        out = e.step(0)
+        assert out.state == STATE_IDLE and out.duty_u16 == 0 and out.valve_open
+
+
+def test_start_runs_standard_in_stimulation():
+    e = echo()
+    assert e.press(EV_START)
+    out = e.step()
+    assert out.state == STATE_RUNNING and out.mode == MODE_STIMULATION
+    assert out.program == 0 and out.level == 5
+    assert not out.valve_open                           # suction first
+
+
+def test_standard_switches_to_expression_after_two_minutes_by_itself():
+    e = echo()
+    e.press(EV_START)
+    e.run(2 * MIN - 20)
+    assert e.out.mode == MODE_STIMULATION
+    e.run(20)
+    assert e.out.mode == MODE_EXPRESSION                       # the program's step changed
+    stim_period = e.s.p.modes[MODE_STIMULATION].period_ms
+    assert e.run(stim_period, until=lambda o: o.cycle_mode == MODE_EXPRESSION)
+    assert e.out.state == STATE_RUNNING
+
+
+def test_letdown_switches_at_once_within_one_cycle():
+    e = echo()
+    e.press(EV_START)
+    e.run(10000 + 130)
+    assert e.press(EV_LETDOWN)
+    assert e.out.cycle_mode == MODE_STIMULATION
+    t0 = e.t_ms
+    assert e.run(1000, until=lambda o: o.cycle_mode == MODE_EXPRESSION)
+    assert e.t_ms - t0 <= e.s.p.modes[MODE_STIMULATION].period_ms
+    assert e.out.mode == MODE_EXPRESSION
+    # ... and the 2 min step change leaves it in expression.
+    e.run(2 * MIN)
+    assert e.out.mode == MODE_EXPRESSION
+
+
+def test_letdown_toggles_back_to_stimulation():
+    e = echo()
+    e.press(EV_START)
+    e.run(3 * MIN)
+    assert e.out.mode == MODE_EXPRESSION
+    e.press(EV_LETDOWN)
+    assert e.run(1000, until=lambda o: o.cycle_mode == MODE_STIMULATION)
+
+
+def test_level_is_kept_per_mode():
+    e = echo()
+    e.press(EV_START)
+    e.run(1000)
+    e.press(EV_LEVEL_UP)
+    e.press(EV_LEVEL_UP)
+    assert e.step().level == 7
+    e.press(EV_LETDOWN)
+    e.run(1000)
+    assert e.out.mode == MODE_EXPRESSION and e.out.level == 5
+    e.press(EV_LEVEL_DOWN)
+    assert e.step().level == 4
+    e.press(EV_LETDOWN)
+    e.run(1000)
+    assert e.out.mode == MODE_STIMULATION and e.out.level == 7
+    e.press(EV_LETDOWN)
+    e.run(1000)
+    assert e.out.level == 4
+
+
+def test_level_changes_the_target_and_stays_in_range():
+    e = echo()
+    e.press(EV_START)
+    e.run(1000)
+    stim = e.s.p.modes[MODE_STIMULATION]
+    assert e.out.target_pa == stim.targets_pa[4]
+    for _ in range(20):
+        e.press(EV_LEVEL_UP)
+    assert e.step().level == stim.levels and e.out.target_pa == stim.targets_pa[-1]
+    assert not e.press(EV_LEVEL_UP)
+    for _ in range(20):
+        e.press(EV_LEVEL_DOWN)
+    assert e.step().level == 1 and e.out.target_pa == stim.targets_pa[0]
+    assert not e.press(EV_LEVEL_DOWN)
+
+
+def test_auto_off_at_thirty_minutes_with_session_limit():
+    e = echo()
+    e.press(EV_START)
+    assert e.run(31 * MIN, until=lambda o: o.state != STATE_RUNNING)
+    assert e.t_ms == 30 * MIN
+    assert e.out.state == STATE_DONE and e.out.fault == FAULT_SESSION_LIMIT
+    assert e.out.duty_u16 == 0 and e.out.valve_open
+    e.run(60 * MIN)                                              # nothing restarts by itself
+    assert e.out.state == STATE_DONE
+    assert e.press(EV_START)
+    assert e.step().state == STATE_RUNNING and e.out.fault == FAULT_NONE
+
+
+def test_session_limit_holds_even_if_a_program_were_longer():
+    """Validation keeps programs within limits.max_session_min; the session
+    enforces the limit again on its own (defence in depth)."""
+    p = profiles.defaults()
+    p.max_session_ms = 20 * MIN
+    e = Echo(session=make_session(p))
+    e.press(EV_START)
+    assert e.run(31 * MIN, until=lambda o: o.state != STATE_RUNNING)
+    assert e.t_ms == 20 * MIN and e.out.fault == FAULT_SESSION_LIMIT
+
+
+def test_stop_is_immediate():
+    e = Rig()
+    e.press(EV_START)
+    e.run(500, until=lambda o: o.duty_u16 > 0)
+    assert e.out.duty_u16 > 0 and not e.out.valve_open
+    assert e.press(EV_STOP)
+    out = e.step()
+    assert out.state == STATE_IDLE and out.duty_u16 == 0 and out.valve_open and out.mode == MODE_NONE
+
+
+def test_pause_and_resume():
+    e = echo()
+    e.press(EV_START)
+    e.run(5000)
+    assert e.press(EV_PAUSE)
+    for _ in range(300):
+        out = e.step()
+        assert out.state == STATE_PAUSED and out.duty_u16 == 0 and out.valve_open
+    elapsed = e.out.elapsed_ms
+    assert e.press(EV_PAUSE)
+    e.run(1000)
+    assert e.out.state == STATE_RUNNING
+    assert e.out.elapsed_ms == elapsed + 1000                  # the program clock stood still
+
+
+def test_pause_timeout_ends_the_session_and_never_restarts():
+    e = echo()
+    e.press(EV_START)
+    e.run(5000)
+    e.press(EV_PAUSE)
+    assert e.run(11 * MIN, until=lambda o: o.state != STATE_PAUSED)
+    assert e.out.state == STATE_DONE and e.s.end_reason == 4
+    e.run(30 * MIN)
+    assert e.out.state == STATE_DONE and e.out.duty_u16 == 0
+    assert not e.press(EV_PAUSE)                                # no resume out of done
+
+
+def test_power_program_rests_and_resumes_by_itself():
+    e = echo()
+    e.press(EV_PROGRAM)
+    assert e.s.program == 1
+    e.press(EV_START)
+    states = []
+    while e.out.state != STATE_DONE and e.t_ms < 70 * MIN:
+        e.step()
+        if not states or states[-1][0] != e.out.state:
+            states.append((e.out.state, e.t_ms))
+        if e.out.state == STATE_RESTING:
+            assert e.out.duty_u16 == 0 and e.out.valve_open and e.out.mode == MODE_NONE
+    assert [s for s, _ in states] == [STATE_RUNNING, STATE_RESTING, STATE_RUNNING, STATE_RESTING,
+                                      STATE_RUNNING, STATE_DONE]
+    times = [t for _, t in states]
+    assert [round((b - a) / MIN) for a, b in zip(times, times[1:])] == [20, 10, 10, 10, 10]
+    assert e.out.fault == FAULT_SESSION_LIMIT
+
+
+def test_pause_during_rest_resumes_to_rest():
+    e = echo()
+    e.press(EV_PROGRAM)
+    e.press(EV_START)
+    e.run(21 * MIN)
+    assert e.out.state == STATE_RESTING
+    e.press(EV_PAUSE)
+    assert e.step().state == STATE_PAUSED
+    e.press(EV_PAUSE)
+    assert e.step().state == STATE_RESTING
+
+
+def test_program_select_cycles_in_idle_only():
+    e = echo()
+    names = [e.s.p.programs[e.s.program].name]
+    for _ in range(3):
+        assert e.press(EV_PROGRAM)
+        names.append(e.s.p.programs[e.s.program].name)
+    assert names == ["standard", "power", "catch_up", "standard"]
+    e.press(EV_START)
+    assert not e.press(EV_PROGRAM)
+    assert not e.s.select_program(1)
+
+
+def test_catch_up_starts_gently():
+    e = echo()
+    e.s.select_program(2)
+    e.press(EV_START)
+    e.run(1000)
+    assert e.out.mode == MODE_STIMULATION and e.out.level == 1
+    e.run(3 * MIN)
+    assert e.out.mode == MODE_EXPRESSION and e.out.level == 3
+    assert e.run(13 * MIN, until=lambda o: o.state == STATE_DONE)
+    assert abs(e.t_ms - 15 * MIN) <= 20
+
+
+def test_levels_reset_to_defaults_for_a_new_session():
+    e = echo()
+    e.s.select_program(2)
+    e.press(EV_START)
+    e.run(1000)
+    e.press(EV_STOP)
+    e.s.select_program(0)
+    e.press(EV_START)
+    assert e.step().level == 5
+
+
+def test_mixed_mode_runs_five_stimulation_then_one_expression():
+    raw = copy.deepcopy(DEFAULT_PROFILES)
+    raw["programs"]["mix"] = [{"mode": "mixed", "minutes": 5}]
+    p, errors = profiles.load(raw)
+    assert not errors
+    e = Echo(session=make_session(p))
+    e.s.select_program(p.program_index("mix"))
+    e.press(EV_START)
+    seq = [e.step().cycle_mode]
+    count = e.s.cycle.count
+    while len(seq) < 13:
+        out = e.step()
+        if e.s.cycle.count != count:
+            count = e.s.cycle.count
+            seq.append(out.cycle_mode)
+    S, X = MODE_STIMULATION, MODE_EXPRESSION
+    assert e.out.mode == MODE_MIXED
+    assert seq == [S, S, S, S, S, X, S, S, S, S, S, X, S]
+
+
+def test_one_outputs_object_is_reused():
+    s = make_session()
+    first = s.tick(10, 0)
+    s.press(EV_START)
+    for _ in range(100):
+        assert s.tick(10, 0) is first
+
+
+def test_garbage_dt_is_treated_as_no_time():
+    s = make_session()
+    s.press(EV_START)
+    s.tick(10, 0)
+    before = s.session_ms
+    s.tick(-500, 0)
+    s.tick(3.7, 0)
+    assert s.session_ms == before

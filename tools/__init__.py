@@ -1,0 +1,1 @@
+"""Host-side tools: simulator, deploy, profile checks, session history."""
