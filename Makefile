@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+STUBS  := .stubs/.installed
 
 .PHONY: help venv test soak clean
 
@@ -16,9 +17,17 @@ $(STAMP): requirements.txt
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-venv: $(STAMP)
+$(STUBS): requirements.txt $(STAMP)
+	rm -rf .stubs
+	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps --target .stubs/rp2 \
+		$$(sed -n 's/^#stubs-rp2 //p' requirements.txt)
+	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps --target .stubs/esp32 \
+		$$(sed -n 's/^#stubs-esp32 //p' requirements.txt)
+	touch $@
 
-test: $(STAMP)
+venv: $(STAMP) $(STUBS)
+
+test: $(STAMP) $(STUBS)
 	$(PY) -m pytest
 
 soak: $(STAMP)

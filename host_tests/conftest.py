@@ -5,8 +5,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-for p in (os.path.join(ROOT, "tools", "fakes"), os.path.join(ROOT, "tools", "cpython_shim"),
-          os.path.join(ROOT, "firmware"), ROOT):
+for p in (os.path.join(ROOT, "tools", "sim", "vm"), os.path.join(ROOT, "tools", "fakes"),
+          os.path.join(ROOT, "tools", "cpython_shim"), os.path.join(ROOT, "firmware"), ROOT):
     if p not in sys.path:
         sys.path.insert(0, p)
 

@@ -13,6 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 FIRMWARE = os.path.join(ROOT, "firmware")
 FAKES = os.path.join(ROOT, "tools", "fakes")
+SIM_VM = os.path.join(ROOT, "tools", "sim", "vm")
 SCRIPTS = os.path.join(HERE, "vm_scripts")
 
 
@@ -24,7 +25,7 @@ def binary():
     return found
 
 
-def run(script, *args, paths=(FIRMWARE, FAKES), timeout=600, heap="4m"):
+def run(script, *args, paths=(FIRMWARE, FAKES, SIM_VM), timeout=600, heap="16m"):
     """Run `script` (a path) under MicroPython; return stdout (raises with
     stderr on a non-zero exit)."""
     env = dict(os.environ)
@@ -37,7 +38,7 @@ def run(script, *args, paths=(FIRMWARE, FAKES), timeout=600, heap="4m"):
     return proc.stdout
 
 
-def run_cpython(script, *args, paths=(FIRMWARE, FAKES), timeout=600):
+def run_cpython(script, *args, paths=(FIRMWARE, FAKES, SIM_VM), timeout=600):
     """The same script under this CPython, with the shim for `micropython`."""
     env = dict(os.environ)
     env["PYTHONPATH"] = ":".join(list(paths) + [os.path.join(ROOT, "tools", "cpython_shim")])

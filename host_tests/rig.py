@@ -7,7 +7,7 @@ from pump import profiles as profiles_mod
 from pump.codes import FAULT_NONE
 from pump.safety import SafetyConfig
 from pump.session import Session
-from tools.sim.plant import Plant
+from plant import Plant
 
 TICK_MS = 10
 

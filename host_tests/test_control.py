@@ -8,7 +8,7 @@ from pump.codes import EV_START, MODE_EXPRESSION, MODE_STIMULATION, STATE_RUNNIN
 from pump.control import DUTY_MAX, TRIM_MAX_PA, TRIM_MIN_PA, Control
 from pump.limits import mmhg_to_pa
 from rig import Rig
-from tools.sim.plant import Plant
+from plant import Plant
 
 MIN_DUTY = 13107
 

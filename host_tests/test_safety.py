@@ -10,7 +10,7 @@ from pump import profiles
 from pump.safety import GUARD_MARGIN_PA, MAX_RISE_PA_PER_MS, STUCK_TOGGLES, Monitor, SafetyConfig
 from pump.session import Session
 from rig import Rig, make_session
-from tools.sim.plant import PA_PER_MMHG, Plant
+from plant import PA_PER_MMHG, Plant
 
 LIMIT_PA = profiles.defaults().limit_pa
 

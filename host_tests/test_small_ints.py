@@ -95,7 +95,7 @@ def test_random_sessions_stay_in_small_ints(checked_core, seq):
 def test_closed_loop_sessions_stay_in_small_ints(checked_core, events):
     from pump import profiles
     from pump.safety import SafetyConfig
-    from tools.sim.plant import Plant
+    from plant import Plant
     p = profiles.defaults()
     s = checked_core.Session(p, SafetyConfig(p.limit_pa))
     plant = Plant(pump_free_flow_lpm=8, volume_ml=40)

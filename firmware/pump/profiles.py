@@ -13,6 +13,9 @@ import json
 
 from pump import limits
 from pump.codes import MODE_EXPRESSION, MODE_MIXED, MODE_NONE, MODE_STIMULATION, MODE_NAMES
+from pump.checks import Checker as _Checker
+from pump.checks import join as _join
+from pump.checks import show as _show
 from pump.defaults import DEFAULT_PROFILES
 
 VERSION = 1
@@ -90,76 +93,6 @@ class Profiles:
             if self.programs[i].name == name:
                 return i
         raise KeyError(name)
-
-
-def _show(v):
-    """A value as it looks in the JSON file (identical on both VMs)."""
-    if v is None:
-        return "null"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, str):
-        return '"' + v + '"'
-    if isinstance(v, float):
-        return "%g" % v
-    if isinstance(v, (dict, list)):
-        return "an object" if isinstance(v, dict) else "a list"
-    return str(v)
-
-
-class _Checker:
-    """Collects every error with its path instead of stopping at the first."""
-
-    def __init__(self):
-        self.errors = []
-
-    def error(self, path, text):
-        self.errors.append(path + ": " + text)
-
-    def obj(self, value, path, keys, optional=()):
-        """True when value is an object with exactly `keys` (+ optional)."""
-        if not isinstance(value, dict):
-            self.error(path, _show(value) + " is not an object")
-            return False
-        ok = True
-        for k in keys:
-            if k not in value:
-                self.error(_join(path, k), "missing")
-                ok = False
-        for k in sorted(value):
-            if k not in keys and k not in optional:
-                self.error(_join(path, k), "unknown key")
-                ok = False
-        return ok
-
-    def number(self, value, path, lo, hi, hard=None, integer=False):
-        """A number in [lo, hi]; above `hard` gets the hard-limit message.
-        Returns the value or None when it fails."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.error(path, _show(value) + " is not a number")
-            return None
-        if integer and not isinstance(value, int):
-            self.error(path, _show(value) + " is not a whole number")
-            return None
-        if value != value:
-            self.error(path, "NaN is not a number")
-            return None
-        if hard is not None and value > hard:
-            self.error(path, "%s is above the hard limit %s" % (_show(value), _show(hard)))
-            return None
-        if value < lo:
-            self.error(path, "%s is below the minimum %s" % (_show(value), _show(lo)))
-            return None
-        if value > hi:
-            self.error(path, "%s is above the maximum %s" % (_show(value), _show(hi)))
-            return None
-        return value
-
-
-def _join(path, key):
-    return key if not path else path + "." + key
 
 
 def _round(x):
@@ -341,7 +274,7 @@ def _program(c, raw, name, modes, max_session):
             level = c.number(st["level"], p + ".level", 1, top, integer=True)
             if level is None:
                 ok = False
-        if ok:
+        if ok and minutes is not None and level is not None:
             steps.append(Step(code, _round(minutes * 60000), level))
             pumps = True
     if not ok:
@@ -369,7 +302,7 @@ def load(raw):
         max_mmhg, session, pause, no_vac = _limits(c, raw["limits"])
     max_target = max_mmhg - limits.TRIP_HEADROOM_MMHG if max_mmhg is not None else None
 
-    modes = [None, None, None]
+    modes = [None, None, None]  # type: list
     raw_modes = raw.get("modes")
     if "modes" in raw:
         c.obj(raw_modes, "modes", MODE_NAMES)
@@ -387,7 +320,7 @@ def load(raw):
     raw_programs = raw.get("programs")
     if "programs" in raw and not isinstance(raw_programs, dict):
         c.error("programs", _show(raw_programs) + " is not an object")
-    elif "programs" in raw:
+    elif isinstance(raw_programs, dict):
         for name in REQUIRED_PROGRAMS:
             if name not in raw_programs:
                 c.error("programs." + name, "missing")
@@ -395,7 +328,7 @@ def load(raw):
         names += sorted(n for n in raw_programs if n not in REQUIRED_PROGRAMS)
         for name in names:
             programs.append(_program(c, raw_programs[name], name, modes, session))
-    if c.errors:
+    if c.errors or max_mmhg is None or session is None or pause is None or no_vac is None:
         return None, c.errors
     return Profiles(limits.mmhg_to_pa(max_mmhg), _round(session * 60000), _round(pause * 60000),
                     _round(no_vac * 1000), tuple(modes), tuple(programs)), []
@@ -411,14 +344,16 @@ def loads(text):
 
 
 def defaults():
+    # type: () -> Profiles
     """The built-in profiles (the shipped profiles.json); always valid."""
     p, errors = load(DEFAULT_PROFILES)
-    if errors:
+    if p is None:
         raise ValueError("built-in profiles invalid: " + "; ".join(errors))
     return p
 
 
 def load_or_defaults(text):
+    # type: (str | None) -> tuple[Profiles, list]
     """What the board does at boot: (profiles, errors). Non-empty errors mean
     the file was refused and the built-in defaults are in force
     (config_invalid); text None means no file (defaults, no error)."""

@@ -22,6 +22,11 @@ def ticks_diff(end, start):
     return ((end - start + TICKS_HALFPERIOD) & TICKS_MAX) - TICKS_HALFPERIOD
 
 
+class ClockStop(Exception):
+    """Raised by sleep_ms once the run's time budget is spent: how a host run
+    of the firmware's endless main loop ends."""
+
+
 class FakeClock:
     """Time only moves when the host says so (`advance`) or the firmware
     sleeps (`sleep_ms`), so runs are deterministic."""
@@ -29,6 +34,8 @@ class FakeClock:
     def __init__(self, start_ms=0):
         self.now = start_ms & TICKS_MAX
         self.slept_ms = 0
+        self.elapsed_ms = 0
+        self.stop_after_ms = None
 
     def ticks_ms(self):
         return self.now
@@ -44,8 +51,11 @@ class FakeClock:
 
     def advance(self, ms):
         self.now = (self.now + ms) & TICKS_MAX
+        self.elapsed_ms += ms
 
     def sleep_ms(self, ms):
+        if self.stop_after_ms is not None and self.elapsed_ms >= self.stop_after_ms:
+            raise ClockStop()
         if ms > 0:
             self.advance(ms)
             self.slept_ms += ms

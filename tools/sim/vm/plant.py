@@ -80,52 +80,55 @@ class Plant:
         self.volume_m3 = p["volume_ml"] * 1e-6
         self.free_flow_m3s = p["pump_free_flow_lpm"] * 1e-3 / 60
         self.max_vac_pa = p["pump_max_vacuum_kpa"] * 1e3
-        # Leak orifice diameter that passes the given flow at 100 mmHg.
-        q100 = p["leak_ml_min_at_100mmhg"] * 1e-6 / 60
-        ref = orifice_flow_m3s(1.0, 100 * PA_PER_MMHG)
-        self.leak_mm = math.sqrt(q100 / ref) if q100 > 0 else 0.0
-
-    def _dvdt(self, vac, speed, valve_open):
-        """d(vacuum)/dt in Pa/s at vacuum `vac` (Pa)."""
-        p_abs = self.p["ambient_pa"] - vac
-        q_pump = 0.0
-        if speed > 0 and not self.motor_stalled:
-            q_pump = self.free_flow_m3s * speed * max(0.0, 1.0 - vac / self.max_vac_pa)
-        q_in = orifice_flow_m3s(self.leak_mm, vac)
-        if valve_open:
-            q_in += orifice_flow_m3s(self.p["valve_orifice_mm"], vac)
-        return (q_pump * p_abs - q_in * self.p["ambient_pa"]) / self.volume_m3
+        # Orifices as Q = k * sqrt(dp) (m^3/s, Pa); the leak's k from its flow at 100 mmHg.
+        self.k_leak = p["leak_ml_min_at_100mmhg"] * 1e-6 / 60 / math.sqrt(100 * PA_PER_MMHG)
+        self.k_valve = orifice_flow_m3s(p["valve_orifice_mm"], 1.0)
+        tau = p["motor_tau_ms"]
+        h = p["substep_ms"]
+        self.motor_alpha = 1.0 - math.exp(-h / tau) if tau > 0 else 1.0
 
     def step(self, dt_ms, duty_u16, valve_open_cmd):
-        """Advance dt_ms with the motor at duty_u16 and the valve commanded."""
-        self.valve_open = valve_open_cmd
+        """Advance dt_ms with the motor at duty_u16 and the valve commanded.
+        Midpoint rule on fixed sub-steps; returns the vacuum (Pa)."""
+        valve_open = valve_open_cmd
         if self.valve_stuck == "open":
-            self.valve_open = True
+            valve_open = True
         elif self.valve_stuck == "closed":
-            self.valve_open = False
+            valve_open = False
+        self.valve_open = valve_open
         duty = duty_u16 / 65535.0
         stall = self.p["stall_duty"]
-        target_speed = 0.0 if duty <= stall else (duty - stall) / (1.0 - stall)
-        h_ms = self.p["substep_ms"]
-        tau = self.p["motor_tau_ms"]
-        t = 0.0
-        vac = self.vacuum_pa
+        target = 0.0 if duty <= stall else (duty - stall) / (1.0 - stall)
+        qf = 0.0 if self.motor_stalled else self.free_flow_m3s
+        k_in = self.k_leak + (self.k_valve if valve_open else 0.0)
+        patm = self.p["ambient_pa"]
+        vmax = self.max_vac_pa
+        inv_v = 1.0 / self.volume_m3
+        alpha = self.motor_alpha
+        h = self.p["substep_ms"]
+        ceiling = patm - 1.0
+        sqrt = math.sqrt
+        v = self.vacuum_pa
         speed = self.motor_speed
-        ceiling = self.p["ambient_pa"] - 1.0
+        t = 0.0
         while t < dt_ms - 1e-9:
-            h = min(h_ms, dt_ms - t)
-            a = h / tau if tau > 0 else 1.0
-            speed_next = speed + (target_speed - speed) * min(1.0, a)
-            mid_speed = 0.5 * (speed + speed_next)
-            k1 = self._dvdt(vac, mid_speed, self.valve_open)
-            v_mid = min(ceiling, max(0.0, vac + k1 * h * 0.5e-3))
-            k2 = self._dvdt(v_mid, mid_speed, self.valve_open)
-            vac = min(ceiling, max(0.0, vac + k2 * h * 1e-3))
-            speed = speed_next
-            t += h
-        self.vacuum_pa = vac
+            hs = h if t + h <= dt_ms else dt_ms - t
+            a = alpha if hs == h else 1.0 - math.exp(-hs / self.p["motor_tau_ms"])
+            nxt = speed + (target - speed) * a
+            sp = 0.5 * (speed + nxt)
+            q = qf * sp * (1.0 - v / vmax) if v < vmax else 0.0
+            k1 = (q * (patm - v) - k_in * sqrt(v) * patm) * inv_v
+            vm = v + k1 * hs * 0.0005
+            vm = 0.0 if vm < 0.0 else (ceiling if vm > ceiling else vm)
+            q = qf * sp * (1.0 - vm / vmax) if vm < vmax else 0.0
+            k2 = (q * (patm - vm) - k_in * sqrt(vm) * patm) * inv_v
+            v = v + k2 * hs * 0.001
+            v = 0.0 if v < 0.0 else (ceiling if v > ceiling else v)
+            speed = nxt
+            t += hs
+        self.vacuum_pa = v
         self.motor_speed = speed
-        return vac
+        return v
 
     @property
     def vacuum_mmhg(self):

@@ -1,0 +1,172 @@
+"""Wires the hardware to the pump core. `App.step(now_ms)` is one control
+tick; `App.run()` is the drift-free loop; `boot()` loads the files and
+builds everything.
+
+One tick, in this order: read the sensor (non-blocking), turn button
+presses into session events, tick the core, apply duty and valve, update
+the indicator, and only then feed the watchdog (safety rule 6). A tick that
+raises never reaches the feed; main.py's `finally` stops the motor and vents.
+
+`machine` and the clock (the `time` module on the board: ticks_ms, ticks_add,
+ticks_diff, sleep_ms) are passed in, so host runs hand in fakes.
+"""
+from hw import board as board_mod
+from hw import factory, store
+from hw.sensors import NEW, SensorError
+from hw.watchdog import Watchdog
+from pump import profiles as profiles_mod
+from pump.codes import FAULT_CONFIG_INVALID, FAULT_NONE, FAULT_WATCHDOG_RESET, STATE_RUNNING
+from pump.limits import mmhg_to_pa
+from pump.safety import SafetyConfig
+from pump.session import Session
+
+BOARD_FILE = "board.json"
+PROFILES_FILE = "profiles.json"
+# Positive pressure beyond 40 mmHg cannot come from a vacuum pump: a sensor
+# reading it is faulty or miscalibrated.
+MIN_PLAUSIBLE_PA = -mmhg_to_pa(40)
+
+
+class BoardError(Exception):
+    """The board file is missing or invalid: the firmware refuses to pump."""
+
+    def __init__(self, errors):
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def tick_ms(board, sensor):
+    """The control period: the board's rate, or the sensor's when slower."""
+    ms = 1000 // board.tick_hz
+    return sensor.period_ms if sensor.period_ms > ms else ms
+
+
+def safety_config(board, profiles, sensor):
+    """Safety limits from the profile and the built sensor's timing and range."""
+    period = sensor.period_ms
+    tick = tick_ms(board, sensor)
+    return SafetyConfig(
+        profiles.limit_pa,
+        sensor_min_pa=MIN_PLAUSIBLE_PA,
+        sensor_max_pa=sensor.max_vacuum_pa,
+        # Four sample periods (or ten ticks) without a reading is a dead sensor.
+        stale_ms=max(4 * period, 10 * tick, 100),
+        # A healthy valve halves the vacuum in ~50 ms; allow three samples more.
+        release_check_ms=max(3 * period, 250),
+        no_vacuum_ms=profiles.no_vacuum_ms)
+
+
+class App:
+    def __init__(self, machine, clock, board, profiles, hardware, notice=FAULT_NONE, sensor_fault=FAULT_NONE):
+        """hardware: factory.build()'s drivers, the sensor already begun;
+        sensor_fault: the code its begin() failed with (then reported on
+        every tick: the person sees the blink code, nothing pumps)."""
+        self.machine = machine
+        self.clock = clock
+        self.board = board
+        self.motor = hardware.motor
+        self.valve = hardware.valve
+        self.sensor = hardware.sensor
+        self.buttons = hardware.buttons
+        self.indicator = hardware.indicator
+        m = board.motor
+        self.session = Session(profiles, safety_config(board, profiles, self.sensor), m["min_duty"],
+                               m["slew_u16_per_ms"], notice)
+        self.tick_ms = tick_ms(board, self.sensor)
+        self.last_ms = None
+        self.wdt = None
+        self.pending_fault = sensor_fault
+        self.reading = None              # what the last tick read (Pa or None)
+
+    def step(self, now_ms):
+        """One control tick at time now_ms (ticks_ms). Returns the outputs."""
+        dt = 0 if self.last_ms is None else self.clock.ticks_diff(now_ms, self.last_ms)
+        self.last_ms = now_ms
+        status = self.sensor.poll()
+        reading = self.sensor.vacuum_pa if status == NEW else None
+        self.reading = reading
+        fault = status if status > 0 else self.pending_fault
+        s = self.session
+        n = self.buttons.poll(dt, s.state)
+        i = 0
+        while i < n:
+            s.press(self.buttons.events[i])
+            i += 1
+        out = s.tick(dt, reading, fault)
+        self.motor.set(out.duty_u16)
+        self.valve.set_open(out.valve_open)
+        self.indicator.update(dt, out)
+        if self.wdt is None and out.state == STATE_RUNNING:
+            self.start_watchdog()
+        if self.wdt is not None:
+            self.wdt.feed()
+        return out
+
+    def start_watchdog(self):
+        """Started with the first session, not at boot: a started rp2
+        watchdog cannot be stopped, and an idle board (motor off, valve
+        vented) must stay reachable for flashing. From then on every tick
+        feeds it."""
+        self.wdt = Watchdog(self.machine.WDT, self.board.watchdog_ms)
+
+    def run(self):
+        """The control loop: ticks every tick_ms, drift-free."""
+        clock = self.clock
+        due = clock.ticks_ms()
+        while True:
+            self.step(clock.ticks_ms())
+            due = clock.ticks_add(due, self.tick_ms)
+            wait = clock.ticks_diff(due, clock.ticks_ms())
+            if wait > 0:
+                clock.sleep_ms(wait)
+            elif wait < -10 * self.tick_ms:
+                due = clock.ticks_ms()          # far behind: resync, no burst of catch-up ticks
+
+    def safe(self):
+        """Motor off, valve vented (any exception path)."""
+        self.motor.off()
+        self.valve.open()
+
+
+def load_board(text):
+    """(Board, []) or (None, errors) from board file text (None = missing)."""
+    if text is None:
+        return None, [BOARD_FILE + ": missing"]
+    import json
+    try:
+        raw = json.loads(text)
+    except ValueError as e:
+        return None, [BOARD_FILE + ": not valid JSON (%s)" % e]
+    return board_mod.load(raw)
+
+
+def boot(machine, clock, read_text=store.read_text):
+    """Load board and profiles, build the app. Raises BoardError when the
+    board file is missing or invalid, or its sensor cannot see the limit.
+    A broken profiles.json only prints its errors: the defaults are in force
+    and the indicator shows config_invalid."""
+    board, errors = load_board(read_text(BOARD_FILE))
+    if errors:
+        raise BoardError(errors)
+    profiles, perrors = profiles_mod.load_or_defaults(read_text(PROFILES_FILE))
+    for e in perrors:
+        print(PROFILES_FILE + ":", e)
+    hardware = factory.build(machine, board)            # valve vented, motor off
+    # Blocking sensor start-up with the valve open and the pump off: an
+    # absolute sensor measures ambient here.
+    sensor_fault = FAULT_NONE
+    try:
+        hardware.sensor.begin(clock)
+    except SensorError as e:
+        print("sensor:", e.message)
+        sensor_fault = e.code
+    if not sensor_fault:
+        errors = board_mod.check_sensor_covers(hardware.sensor.max_vacuum_pa, profiles.limit_pa)
+        if errors:
+            raise BoardError(errors)
+    notice = FAULT_NONE
+    if perrors:
+        notice = FAULT_CONFIG_INVALID
+    elif machine.reset_cause() == machine.WDT_RESET:
+        notice = FAULT_WATCHDOG_RESET
+    return App(machine, clock, board, profiles, hardware, notice, sensor_fault)

@@ -1,0 +1,254 @@
+"""Load and validate a board file (boards/*.json, `board.json` on the flash).
+
+The board file is the pin map and the hardware facts. A wrong pin on a
+pump is not a cosmetic error: a motor on an input-only pin never stops
+humming, a sensor the profile limit is beyond cannot see an over-vacuum. So
+every rule names its path, like profiles.json, and a board file that fails
+refuses to pump. Pins are checked against the port:
+
+- rp2 (RP2040): GPIO 0-22 and 26-28 (23-25 and 29 are wired on the Pico
+  boards; the LED may be 25 on a Pico or "LED" on a Pico W); ADC only on
+  GP26-28; hardware I2C only on its fixed SDA/SCL pins; the two channels of
+  a PWM slice (GPn and GPn^1) share one frequency, so the motor's slice may
+  not carry the buzzer.
+- esp32: GPIO 0-39 except 20, 24, 28-31 (absent), 6-11 (the flash), 1 and
+  3 (the serial console mpremote talks through) and 12 (its level at reset
+  selects the flash voltage); 34-39 are input-only and never drive the
+  motor, the valve, a clock or an LED, and have no internal pull-ups, so no
+  button either; the ADC only on ADC1 (GPIO 32-39: ADC2 fails while WiFi is
+  on).
+No pin may serve two functions (an I2C pin may be shared by two devices on
+the same bus).
+
+Pure: no `machine` here; hw/factory.py builds the drivers from the result,
+and the sensor's timing and range come from the built driver
+(`period_ms`, `max_vacuum_pa`), not from a second copy of its arithmetic.
+"""
+from pump import limits
+from pump.checks import Checker, join, show
+
+PORTS = ("rp2", "esp32")
+SENSOR_TYPES = ("hx710b", "analog", "mprls", "xgzp6897d")
+RP2_GPIO = tuple(range(0, 23)) + (26, 27, 28)
+RP2_ADC = (26, 27, 28)
+RP2_I2C_SDA = ((0, 4, 8, 12, 16, 20), (2, 6, 10, 14, 18, 26))
+RP2_I2C_SCL = ((1, 5, 9, 13, 17, 21), (3, 7, 11, 15, 19, 27))
+ESP32_GPIO = (0, 2, 4, 5) + tuple(range(13, 20)) + (21, 22, 23, 25, 26, 27) + tuple(range(32, 40))
+ESP32_INPUT_ONLY = (34, 35, 36, 37, 38, 39)
+ESP32_ADC1 = (32, 33, 34, 35, 36, 37, 38, 39)
+BUTTONS = ("start_stop", "letdown", "level_up", "level_down")
+# The sensor must see this far past the profile limit, so an over-vacuum
+# reads as a number, not as a saturated sensor.
+SENSOR_MARGIN_MMHG = 20
+
+
+class Board:
+    """A validated board file: dicts as in the file, plus derived values."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.name = raw["name"]
+        self.port = raw["port"]
+        self.tick_hz = raw["tick_hz"]
+        self.motor = raw["motor"]
+        self.valve = raw["valve"]
+        self.sensor = raw["sensor"]
+        self.buttons = raw["buttons"]
+        self.indicator = raw["indicator"]
+        self.watchdog_ms = raw["watchdog_ms"]
+
+
+def _pins_of(raw):
+    """(path, pin, role) for every pin the file names; role is 'out', 'in',
+    'adc', 'sda', 'scl' or 'led'."""
+    out = []
+    m = raw.get("motor")
+    if isinstance(m, dict) and "pin" in m:
+        out.append(("motor.pin", m["pin"], "out"))
+    v = raw.get("valve")
+    if isinstance(v, dict) and "pin" in v:
+        out.append(("valve.pin", v["pin"], "out"))
+    s = raw.get("sensor")
+    if isinstance(s, dict):
+        t = s.get("type")
+        if t == "hx710b":
+            out += [("sensor.sck", s.get("sck"), "out"), ("sensor.dout", s.get("dout"), "in")]
+        elif t == "analog":
+            out.append(("sensor.pin", s.get("pin"), "adc"))
+        elif t in ("mprls", "xgzp6897d"):
+            out += [("sensor.sda", s.get("sda"), "sda"), ("sensor.scl", s.get("scl"), "scl")]
+    b = raw.get("buttons")
+    if isinstance(b, dict):
+        for name in BUTTONS + ("pause",):
+            if b.get(name) is not None:
+                out.append(("buttons." + name, b[name], "button"))
+    ind = raw.get("indicator")
+    if isinstance(ind, dict):
+        if "led" in ind:
+            out.append(("indicator.led", ind["led"], "led"))
+        if ind.get("buzzer") is not None:
+            out.append(("indicator.buzzer", ind["buzzer"], "out"))
+        d = ind.get("display")
+        if isinstance(d, dict):
+            out += [("indicator.display.sda", d.get("sda"), "sda"), ("indicator.display.scl", d.get("scl"), "scl")]
+    return out
+
+
+def _check_pin(c, port, path, pin, role, bus=None):
+    if port == "rp2" and role == "led" and pin in (25, "LED"):
+        return
+    if isinstance(pin, bool) or not isinstance(pin, int):
+        c.error(path, show(pin) + " is not a pin number")
+        return
+    if port == "rp2":
+        if pin not in RP2_GPIO:
+            c.error(path, "GP%d is not a free rp2 GPIO (0-22, 26-28)" % pin)
+        elif role == "adc" and pin not in RP2_ADC:
+            c.error(path, "GP%d has no ADC (rp2: GP26-28)" % pin)
+        elif role in ("sda", "scl") and bus in (0, 1):
+            table = RP2_I2C_SDA if role == "sda" else RP2_I2C_SCL
+            if pin not in table[bus]:
+                c.error(path, "GP%d is not an I2C%d %s pin (%s)" % (
+                    pin, bus, role.upper(), ", ".join("GP%d" % p for p in table[bus])))
+    elif port == "esp32":
+        if pin not in ESP32_GPIO:
+            c.error(path, "GPIO%d is not usable on esp32 (absent; 6-11 the flash; 1, 3 the console; "
+                    "12 the flash-voltage strap)" % pin)
+        elif role in ("out", "led", "sda", "scl") and pin in ESP32_INPUT_ONLY:
+            c.error(path, "GPIO%d is input-only on esp32 and cannot drive an output" % pin)
+        elif role == "button" and pin in ESP32_INPUT_ONLY:
+            c.error(path, "GPIO%d has no internal pull-up on esp32: a button there floats" % pin)
+        elif role == "adc" and pin not in ESP32_ADC1:
+            c.error(path, "GPIO%d is not on ADC1 (esp32: GPIO32-39; ADC2 fails while WiFi is on)" % pin)
+
+
+def _section(c, raw, name, keys, optional=()):
+    v = raw.get(name)
+    if name not in raw:
+        return None
+    return v if c.obj(v, name, keys, optional) or isinstance(v, dict) else None
+
+
+def _num(c, d, path, key, lo, hi, integer=True, hard=None):
+    if key not in d:
+        return None
+    return c.number(d[key], join(path, key), lo, hi, hard=hard, integer=integer)
+
+
+def _sensor(c, s):
+    if not isinstance(s, dict):
+        c.obj(s, "sensor", ("type",))
+        return
+    t = s.get("type")
+    if t not in SENSOR_TYPES:
+        c.error("sensor.type", "%s is not a sensor type (%s)" % (show(t), ", ".join(SENSOR_TYPES)))
+        return
+    if t == "hx710b":
+        c.obj(s, "sensor", ("type", "sck", "dout", "rate_hz", "offset", "counts_per_kpa"))
+        if "rate_hz" in s and s["rate_hz"] not in (10, 40):
+            c.error("sensor.rate_hz", "%s is not 10 or 40 (the HX710B's two rates)" % show(s["rate_hz"]))
+        _num(c, s, "sensor", "offset", -8388608, 8388607)
+        cpk = _num(c, s, "sensor", "counts_per_kpa", -20000000, 20000000)
+        if cpk is not None and -1000 < cpk < 1000:
+            c.error("sensor.counts_per_kpa", "%s is too small to be a calibration (at least 1000 counts/kPa)" % show(cpk))
+    elif t == "analog":
+        c.obj(s, "sensor", ("type", "pin", "divider", "zero_mv", "mv_per_kpa", "samples", "max_vacuum_kpa"))
+        _num(c, s, "sensor", "divider", 0.1, 1.0, integer=False)
+        _num(c, s, "sensor", "zero_mv", 400, 4600, integer=False)
+        mpk = _num(c, s, "sensor", "mv_per_kpa", -1000, 1000, integer=False)
+        if mpk is not None and -1 < mpk < 1:
+            c.error("sensor.mv_per_kpa", "%s is too small to be a calibration (at least 1 mV/kPa)" % show(mpk))
+        _num(c, s, "sensor", "samples", 1, 16)
+        _num(c, s, "sensor", "max_vacuum_kpa", 10, 200, integer=False)
+    else:
+        keys = ("type", "i2c", "sda", "scl", "freq") + (("k",) if t == "xgzp6897d" else ())
+        c.obj(s, "sensor", keys)
+        _num(c, s, "sensor", "i2c", 0, 1)
+        _num(c, s, "sensor", "freq", 10000, 1000000)
+        if t == "xgzp6897d" and "k" in s and s["k"] not in (32, 64, 128, 256, 512, 1024):
+            c.error("sensor.k", "%s is not a range factor K (32, 64, 128, 256, 512, 1024)" % show(s["k"]))
+
+
+def load(raw):
+    """Validate a parsed board file. Returns (Board, []) or (None, errors)."""
+    c = Checker()
+    if not isinstance(raw, dict):
+        return None, ["board: " + show(raw) + " is not an object"]
+    c.obj(raw, "", ("name", "port", "tick_hz", "motor", "valve", "sensor", "buttons", "indicator", "watchdog_ms"))
+    if "name" in raw and not isinstance(raw["name"], str):
+        c.error("name", show(raw["name"]) + " is not a string")
+    port = raw.get("port")
+    if "port" in raw and port not in PORTS:
+        c.error("port", "%s is not a supported port (%s)" % (show(port), ", ".join(PORTS)))
+        port = None
+    _num(c, raw, "", "tick_hz", 20, 200)
+    _num(c, raw, "", "watchdog_ms", 1000, 8388, hard=8388)
+
+    m = _section(c, raw, "motor", ("pin", "pwm_hz", "min_duty", "slew_u16_per_ms"))
+    if m is not None:
+        _num(c, m, "motor", "pwm_hz", 100, 100000)
+        _num(c, m, "motor", "min_duty", 0, 40000)
+        _num(c, m, "motor", "slew_u16_per_ms", 50, 65535)
+    v = _section(c, raw, "valve", ("pin", "normally_open", "active_high"))
+    if v is not None:
+        if v.get("normally_open") is not True and "normally_open" in v:
+            c.error("valve.normally_open", "%s is refused: a normally-closed valve holds the vacuum on power loss "
+                    "or reset; fit a normally-open valve (safety rule 7)" % show(v["normally_open"]))
+        if "active_high" in v and not isinstance(v["active_high"], bool):
+            c.error("valve.active_high", show(v["active_high"]) + " is not true or false")
+    if "sensor" in raw:
+        _sensor(c, raw["sensor"])
+    b = _section(c, raw, "buttons", BUTTONS + ("active_low", "debounce_ms", "long_press_ms"), optional=("pause",))
+    if b is not None:
+        if "active_low" in b and not isinstance(b["active_low"], bool):
+            c.error("buttons.active_low", show(b["active_low"]) + " is not true or false")
+        _num(c, b, "buttons", "debounce_ms", 5, 200)
+        _num(c, b, "buttons", "long_press_ms", 500, 5000)
+    ind = _section(c, raw, "indicator", ("led", "led_active_high", "buzzer", "buzzer_hz", "display"))
+    if ind is not None:
+        _num(c, ind, "indicator", "buzzer_hz", 100, 10000)
+        d = ind.get("display")
+        if d is not None and c.obj(d, "indicator.display", ("i2c", "sda", "scl", "address", "width", "height")):
+            _num(c, d, "indicator.display", "i2c", 0, 1)
+            if d["width"] != 128 or d["height"] not in (32, 64):
+                c.error("indicator.display", "%sx%s is not a supported SSD1306 size (128x64, 128x32)" % (
+                    show(d["width"]), show(d["height"])))
+
+    if port is not None:
+        seen = {}
+        s = raw.get("sensor")
+        if not isinstance(s, dict):
+            s = {}
+        d = ind.get("display") if isinstance(ind, dict) else None
+        if not isinstance(d, dict):
+            d = {}
+        for path, pin, role in _pins_of(raw):
+            bus = s.get("i2c") if path.startswith("sensor.") else d.get("i2c")
+            _check_pin(c, port, path, pin, role, bus)
+            prev = seen.get(pin)
+            if prev is not None and not (role in ("sda", "scl") and prev[1] == role and prev[2] == bus):
+                c.error(path, "%s is also %s" % (show(pin), prev[0]))
+            elif prev is None:
+                seen[pin] = (path, role, bus)
+        if port == "rp2" and m is not None and isinstance(ind, dict):
+            mp, bz = m.get("pin"), ind.get("buzzer")
+            if isinstance(mp, int) and isinstance(bz, int) and (mp >> 1) & 7 == (bz >> 1) & 7 \
+                    and ind.get("buzzer_hz") != m.get("pwm_hz"):
+                c.error("indicator.buzzer", "GP%d shares PWM slice %d with the motor (GP%d), which runs at another "
+                        "frequency" % (bz, (bz >> 1) & 7, mp))
+    if c.errors:
+        return None, c.errors
+    return Board(raw), []
+
+
+def check_sensor_covers(sensor_max_pa, limit_pa):
+    """[] when a sensor reading up to sensor_max_pa (the built driver's
+    max_vacuum_pa) can report the profile limit with margin, else the error
+    that refuses to pump."""
+    need = limit_pa + limits.mmhg_to_pa(SENSOR_MARGIN_MMHG)
+    if sensor_max_pa >= need:
+        return []
+    return ["sensor: reads at most %d mmHg, below limits.max_vacuum_mmhg %d + %d mmHg margin: lower the "
+            "profile limit or fit a sensor that covers the working range" % (
+                (limits.pa_to_mmhg_x10(sensor_max_pa) + 5) // 10, (limits.pa_to_mmhg_x10(limit_pa) + 5) // 10,
+                SENSOR_MARGIN_MMHG)]

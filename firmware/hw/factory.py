@@ -1,0 +1,109 @@
+"""Build the drivers a validated board file describes.
+
+The one place that creates machine.Pin / PWM / ADC / I2C objects from the
+board file; drivers only receive them. `machine` is passed in, so host runs
+hand in the fake. Sensor modules are imported lazily: only the board's one
+sensor driver is loaded into RAM.
+"""
+from hw.buttons import Buttons
+from hw.indicator import Indicator
+from hw.motor import Motor
+from hw.valve import Valve
+from pump.buttons import BUTTON_NAMES
+
+
+class Hardware:
+    def __init__(self, motor, valve, sensor, buttons, indicator):
+        self.motor = motor
+        self.valve = valve
+        self.sensor = sensor
+        self.buttons = buttons
+        self.indicator = indicator
+
+
+def make_valve(machine, v):
+    """The valve first and vented: its pin at the de-energised level."""
+    Pin = machine.Pin
+    return Valve(Pin(v["pin"], Pin.OUT, value=0 if v["active_high"] else 1), v["active_high"])
+
+
+def make_motor(machine, m):
+    Pin = machine.Pin
+    return Motor(machine.PWM(Pin(m["pin"], Pin.OUT, value=0), freq=m["pwm_hz"], duty_u16=0), m["min_duty"])
+
+
+def make_i2c(machine, buses, bus_id, scl, sda, freq):
+    """One machine.I2C per bus: a display sharing the sensor's bus reuses it
+    (and its clock rate) instead of re-initialising it."""
+    if bus_id not in buses:
+        buses[bus_id] = machine.I2C(bus_id, scl=machine.Pin(scl), sda=machine.Pin(sda), freq=freq)
+    return buses[bus_id]
+
+
+def make_sensor(machine, board, buses):
+    Pin = machine.Pin
+    s = board.sensor
+    t = s["type"]
+    if t == "hx710b":
+        from hw.sensors.hx710b import HX710B
+        # DOUT pulled up: an unplugged module reads "never ready" (stale),
+        # not a floating line that may look like data.
+        return HX710B(Pin(s["sck"], Pin.OUT, value=0), Pin(s["dout"], Pin.IN, Pin.PULL_UP), s["offset"],
+                      s["counts_per_kpa"],
+                      s["rate_hz"], machine.disable_irq, machine.enable_irq)
+    if t == "analog":
+        from hw.sensors.analog import AnalogSensor
+        if board.port == "esp32":
+            adc = machine.ADC(Pin(s["pin"]), atten=machine.ADC.ATTN_11DB)
+        else:
+            adc = machine.ADC(Pin(s["pin"]))
+        return AnalogSensor(adc, board.port, s["divider"], s["zero_mv"], s["mv_per_kpa"], s["samples"],
+                            max_vacuum_kpa=s["max_vacuum_kpa"])
+    i2c = make_i2c(machine, buses, s["i2c"], s["scl"], s["sda"], s["freq"])
+    if t == "mprls":
+        from hw.sensors.mprls import MPRLS
+        return MPRLS(i2c)
+    from hw.sensors.xgzp6897d import XGZP6897D
+    return XGZP6897D(i2c, s["k"])
+
+
+def make_buttons(machine, b):
+    Pin = machine.Pin
+    pull = Pin.PULL_UP if b["active_low"] else Pin.PULL_DOWN
+    pins = []
+    for name in BUTTON_NAMES:
+        n = b.get(name)
+        pins.append(Pin(n, Pin.IN, pull) if n is not None else None)
+    return Buttons(pins, b["active_low"], b["debounce_ms"], b["long_press_ms"])
+
+
+def make_display(machine, d, buses):
+    """The SSD1306 through micropython-lib's driver, or None (with a message)
+    when the driver is not installed: the pump works without a display."""
+    try:
+        import ssd1306  # pyright: ignore[reportMissingImports]  (micropython-lib, installed with mip)
+    except ImportError:
+        print("display: driver missing; install it with `mpremote mip install ssd1306`")
+        return None
+    from hw.display import Display
+    i2c = make_i2c(machine, buses, d["i2c"], d["scl"], d["sda"], 400000)
+    return Display(ssd1306.SSD1306_I2C(d["width"], d["height"], i2c, d["address"]))
+
+
+def make_indicator(machine, ind, buses):
+    Pin = machine.Pin
+    on = 1 if ind["led_active_high"] else 0
+    led = Pin(ind["led"], Pin.OUT, value=1 - on)
+    buzzer = None
+    if ind["buzzer"] is not None:
+        buzzer = machine.PWM(Pin(ind["buzzer"], Pin.OUT, value=0), freq=ind["buzzer_hz"], duty_u16=0)
+    display = make_display(machine, ind["display"], buses) if ind["display"] else None
+    return Indicator(led, ind["led_active_high"], buzzer, display)
+
+
+def build(machine, board):
+    valve = make_valve(machine, board.valve)
+    motor = make_motor(machine, board.motor)
+    buses = {}
+    return Hardware(motor, valve, make_sensor(machine, board, buses), make_buttons(machine, board.buttons),
+                    make_indicator(machine, board.indicator, buses))

@@ -1,0 +1,138 @@
+"""What the person sees and hears: LED patterns, an optional buzzer, and an
+optional display (hw/display.py).
+
+LED patterns (period, on-intervals), chosen to be told apart at a glance:
+- running: on; with the "target not reached" warning, on with a short
+  dark blink every second.
+- paused: 1 Hz, half on.  resting: a 200 ms glow every 2 s.
+- idle: a 50 ms heartbeat every 3 s; with a notice, 2 (watchdog reset) or
+  3 (config_invalid: defaults in force) quick flashes instead.
+- done (auto-off): 100 ms every second.
+- fault: a blink code, N flashes for fault code N (over_vacuum 1,
+  sensor_range 2, sensor_stale 3, sensor_stuck 4, sensor_io 5,
+  release_fail 6, no_vacuum 7), then a 1.5 s pause.
+The buzzer beeps once on start, twice on stop or auto-off, N times when
+program N is selected (1 standard, 2 power, 3 catch_up, ...), and sounds a
+long tone on a trip, repeated every 10 s while the fault stands. The LED
+flashes the program number the same way when one is selected in idle.
+"""
+from micropython import const
+
+from pump.codes import (FAULT_CONFIG_INVALID, FAULT_NONE, FAULT_WATCHDOG_RESET, STATE_DONE, STATE_FAULT,
+                        STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
+
+FLASH_ON_MS = const(200)
+FLASH_OFF_MS = const(300)
+CODE_GAP_MS = const(1500)
+BEEP_MS = const(80)
+FAULT_TONE_MS = const(1000)
+FAULT_REPEAT_MS = const(10000)
+# The least common multiple of every pattern period (1, 2, 3 s and the
+# blink-code periods 2-5 s): pattern time wraps here without a visible jump
+# and stays a small int however long the board runs.
+PATTERN_WRAP_MS = const(1260000)
+
+
+def _flashes(t, n, period, on_ms=60, gap_ms=140):
+    """n quick flashes at the start of each period."""
+    t = t % period
+    k = t // (on_ms + gap_ms)
+    return k < n and t % (on_ms + gap_ms) < on_ms
+
+
+def led_on(state, fault, notice, weak, t_ms):
+    """The LED level for a state at time t_ms (pure; tested directly)."""
+    if state == STATE_RUNNING:
+        return not (weak and t_ms % 1000 < 100)
+    if state == STATE_PAUSED:
+        return t_ms % 1000 < 500
+    if state == STATE_RESTING:
+        return t_ms % 2000 < 200
+    if state == STATE_DONE:
+        return t_ms % 1000 < 100
+    if state == STATE_FAULT:
+        flash = FLASH_ON_MS + FLASH_OFF_MS
+        period = fault * flash + CODE_GAP_MS
+        t = t_ms % period
+        return t < fault * flash and t % flash < FLASH_ON_MS
+    if notice == FAULT_CONFIG_INVALID:
+        return _flashes(t_ms, 3, 3000)
+    if notice == FAULT_WATCHDOG_RESET:
+        return _flashes(t_ms, 2, 3000)
+    return t_ms % 3000 < 50
+
+
+class Indicator:
+    def __init__(self, led_pin, led_active_high=True, buzzer=None, display=None):
+        self.led = led_pin
+        self.on_level = 1 if led_active_high else 0
+        self.led_level = -1
+        self.buzzer = buzzer            # a machine.PWM at the buzzer's frequency, or None
+        self.buzzer_duty = 0
+        self.beeps = 0                  # beeps still to sound
+        self.tone_left = 0              # ms the current tone still sounds
+        self.gap_left = 0               # ms of silence before the next beep
+        self.alarm_in = 0               # ms to the next fault tone
+        self.display = display
+        self.state = STATE_IDLE
+        self.program = -1
+        self.show_program_ms = 0        # LED shows the program number while > 0
+        self.t = 0                      # pattern time, wraps at PATTERN_WRAP_MS
+
+    def update(self, dt_ms, out):
+        """Once per tick, after the outputs are applied."""
+        t = self.t + dt_ms
+        self.t = t = t % PATTERN_WRAP_MS
+        if out.state != self.state:
+            self._announce(self.state, out.state)
+            self.state = out.state
+        if out.program != self.program:
+            if self.program >= 0:                 # a selection, not boot
+                self.beeps = out.program + 1
+                self.show_program_ms = 3000
+            self.program = out.program
+        if self.show_program_ms > 0:
+            self.show_program_ms -= dt_ms
+            lit = _flashes(3000 - self.show_program_ms, out.program + 1, 3000, 150, 250)
+        else:
+            lit = led_on(out.state, out.fault, out.notice, out.weak, t)
+        level = self.on_level if lit else 1 - self.on_level
+        if level != self.led_level:
+            self.led.value(level)
+            self.led_level = level
+        if self.buzzer is not None:
+            self._buzz(dt_ms, out.state == STATE_FAULT)
+        if self.display is not None:
+            self.display.update(dt_ms, out)
+
+    def _announce(self, old, new):
+        if new == STATE_RUNNING and (old == STATE_IDLE or old == STATE_DONE):
+            self.beeps = 1
+        elif (new == STATE_IDLE or new == STATE_DONE) and old != STATE_FAULT:
+            self.beeps = 2
+        elif new == STATE_FAULT:
+            self.beeps = 0
+            self.alarm_in = 0
+        if new != STATE_FAULT and old == STATE_FAULT:
+            self.tone_left = 0
+
+    def _buzz(self, dt_ms, fault):
+        if fault:
+            self.alarm_in -= dt_ms
+            if self.alarm_in <= 0:
+                self.alarm_in = FAULT_REPEAT_MS
+                self.tone_left = FAULT_TONE_MS
+        elif self.beeps > 0 and self.tone_left <= 0 and self.gap_left <= 0:
+            self.beeps -= 1
+            self.tone_left = BEEP_MS
+            self.gap_left = 3 * BEEP_MS
+        sound = self.tone_left > 0
+        if self.tone_left > 0:
+            self.tone_left -= dt_ms
+        if self.gap_left > 0:
+            self.gap_left -= dt_ms
+        duty = 32768 if sound else 0
+        bz = self.buzzer
+        if duty != self.buzzer_duty and bz is not None:
+            bz.duty_u16(duty)
+            self.buzzer_duty = duty

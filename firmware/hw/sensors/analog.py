@@ -1,0 +1,128 @@
+"""Analog pressure sensor (CFSensor XGZP6847A style) on the MCU's ADC.
+
+Why it exists: a ratiometric 0.5-4.5 V sensor behind a divider is the
+simplest part that covers a pump's whole range (-100..0 kPa or -40..0 kPa).
+
+Facts (SENSORS.md):
+- Output V = 0.5 + 4.0 * (P - Pmin) / (Pmax - Pmin) at 5 V supply; for the
+  vacuum parts the output FALLS with vacuum (mv_per_kpa < 0, e.g. -40 for
+  -100..0 kPa). zero_mv (output at ambient) is a per-unit calibration.
+- rp2: read_u16() = raw12 << 4 | raw12 >> 8; pin mV = u16 * vref_mv / 65535.
+  A reading pinned at 0 or 65535 is a rail, not a pressure.
+- esp32 (atten 11 dB): read_uv() is calibrated but linear only for
+  150-2450 mV at the pin (below ~100 mV it reads 0): outside -> RANGE.
+- divider = pin volts / sensor volts (2/3 on rp2, 1/2 on esp32).
+- Sensor mV outside [min_mv, max_mv] means a broken wire, a wrong divider or
+  a dead sensor: RANGE, never a pressure.
+- The sensor runs from 5 V while the ADC reference is 3.3 V: 5 V rail error
+  shows up as pressure error (calibrate zero_mv on the built pump).
+- RP2040 erratum E11: DNL steps at codes 512/1536/2560/3584; averaging
+  `samples` reads smooths them, it does not remove them.
+"""
+from micropython import const
+
+from hw.sensors import (FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, NEW,
+                        SensorError, read_blocking)
+
+_ESP32_LO_UV = const(150000)     # 11 dB linear range at the pin
+_ESP32_HI_UV = const(2450000)
+
+
+def _fixed(gain, xmax):
+    """Fixed point for round(x * gain), |x| <= xmax < 2^28 (load time).
+
+    Returns (m, s, k): m ~ gain * 2^s with 2^14 <= |m| <= 2^15, and x is
+    split at bit k so that hi * m and lo * m both stay below 2^30."""
+    k = 0
+    while (xmax >> k) >= 1 << 14:
+        k += 1
+    s = 0
+    while abs(gain) * (1 << (s + 1)) < 32768:
+        s += 1
+    x = gain * (1 << s)
+    m = int(x + 0.5) if x >= 0 else -int(0.5 - x)
+    if s < k or abs(m) > 32768:
+        raise ValueError("calibration out of the integer range")
+    return m, s, k
+
+
+class AnalogSensor:
+    period_ms = 10
+
+    def __init__(self, adc, port, divider, zero_mv, mv_per_kpa, samples=4,
+                 vref_mv=3300, min_mv=400, max_mv=4600, max_vacuum_kpa=100):
+        if port not in ("rp2", "esp32"):
+            raise ValueError("analog sensor port must be rp2 or esp32")
+        if not 1 <= samples <= 16 or divider <= 0 or not mv_per_kpa or not min_mv < zero_mv < max_mv:
+            raise ValueError("analog sensor: bad samples/divider/mv_per_kpa/zero_mv")
+        self._adc, self._rp2, self._n = adc, port == "rp2", samples
+        # Sum of `samples` raw reads (u16 on rp2, uV on esp32) -> sensor mV.
+        unit_mv = vref_mv / 65535 if self._rp2 else 0.001
+        mv_per_sum = unit_mv / divider / samples
+        # The sensor window as bounds on the raw sum (checked before scaling).
+        lo = min_mv / mv_per_sum
+        self._sum_lo = int(lo) if lo == int(lo) else int(lo) + 1
+        self._sum_hi = int(max_mv / mv_per_sum)
+        xmax = samples * (65535 if self._rp2 else _ESP32_HI_UV)
+        self._m, self._s, self._k = _fixed(mv_per_sum * 1000 / mv_per_kpa, xmax)
+        c = -zero_mv * 1000 / mv_per_kpa           # Pa at a 0 mV output
+        self._c = int(c + 0.5) if c >= 0 else -int(0.5 - c)
+        self._mv_per_sum = mv_per_sum
+        # Highest vacuum before the output leaves the window or the ADC range.
+        if self._rp2:
+            pin_lo, pin_hi = unit_mv, vref_mv - unit_mv
+        else:
+            pin_lo, pin_hi = _ESP32_LO_UV / 1000, _ESP32_HI_UV / 1000
+        if mv_per_kpa < 0:
+            edge_mv = max(min_mv, pin_lo / divider)
+        else:
+            edge_mv = min(max_mv, pin_hi / divider)
+        self.max_vacuum_pa = int(min(max_vacuum_kpa, (edge_mv - zero_mv) / mv_per_kpa) * 1000)
+        if self.max_vacuum_pa <= 0:
+            raise ValueError("analog sensor: no vacuum range inside the ADC window")
+        self._sum = 0
+        self.vacuum_pa = 0
+
+    def begin(self, clock):
+        try:
+            read_blocking(self, clock, 100)
+        except SensorError as e:
+            raise SensorError(e.code, "analog sensor: output outside its window "
+                              "(wiring, divider or supply?)")
+
+    def read(self, clock, timeout_ms=500):
+        return read_blocking(self, clock, timeout_ms)
+
+    def sensor_mv(self):
+        """Sensor output (mV) behind the last poll: for calibrating zero_mv."""
+        return self._sum * self._mv_per_sum
+
+    def poll(self):
+        adc = self._adc
+        total = 0
+        i = self._n
+        try:
+            if self._rp2:
+                while i:
+                    u = adc.read_u16()
+                    if u == 0 or u == 65535:
+                        return FAULT_SENSOR_RANGE      # pinned at a rail
+                    total += u
+                    i -= 1
+            else:
+                while i:
+                    u = adc.read_uv()
+                    if u < _ESP32_LO_UV or u >= _ESP32_HI_UV:
+                        return FAULT_SENSOR_RANGE      # outside the linear range
+                    total += u
+                    i -= 1
+        except OSError:
+            return FAULT_SENSOR_IO
+        self._sum = total
+        if total < self._sum_lo or total > self._sum_hi:
+            return FAULT_SENSOR_RANGE
+        m, k = self._m, self._k
+        y = (total >> k) * m + (((total & ((1 << k) - 1)) * m) >> k)
+        d = self._s - k
+        self.vacuum_pa = ((y + (1 << d >> 1)) >> d) + self._c
+        return NEW

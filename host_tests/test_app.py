@@ -1,0 +1,55 @@
+"""main.py and app.py under the fake machine: the same checks on CPython and
+on the real MicroPython VM (host_tests/vm_scripts/app_checks.py)."""
+import os
+
+import pytest
+
+import mpvm
+
+SCRIPT = os.path.join(mpvm.SCRIPTS, "app_checks.py")
+CHECKS = [
+    "main_first_writes_are_motor_off_and_vent",
+    "boot_stays_idle_without_a_start_press",
+    "watchdog_not_started_while_idle",
+    "start_press_pumps_and_cycles_the_valve",
+    "watchdog_fed_once_per_tick_from_the_first_session",
+    "ticks_every_10_ms",
+    "exception_in_a_tick_stops_the_motor_and_vents",
+    "watchdog_not_fed_by_the_failing_tick",
+    "board_broken_never_starts_the_motor",
+    "board_missing_never_starts_the_motor",
+    "board_not_json_never_starts_the_motor",
+    "broken_profiles_pumps_only_on_defaults",
+    "broken_profiles_session_runs_default_targets",
+    "reset_never_resumes_pumping_and_reports_watchdog_reset",
+    "config_invalid_shown_before_watchdog_reset",
+]
+
+
+def results(text):
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("PASS ") or line.startswith("FAIL "):
+            name = line[5:].split(":")[0]
+            out[name] = line
+    return out
+
+
+@pytest.fixture(scope="module")
+def cpython(tmp_path_factory):
+    return results(mpvm.run_cpython(SCRIPT, str(tmp_path_factory.mktemp("flash_cp"))))
+
+
+@pytest.fixture(scope="module")
+def micropython(tmp_path_factory):
+    return results(mpvm.run(SCRIPT, str(tmp_path_factory.mktemp("flash_mp"))))
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_on_cpython(cpython, check):
+    assert cpython.get(check, "missing") == "PASS " + check
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_on_micropython(micropython, check):
+    assert micropython.get(check, "missing") == "PASS " + check

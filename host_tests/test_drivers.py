@@ -1,0 +1,311 @@
+"""Motor, valve, buttons, indicator, watchdog, display and store against the
+fake machine, which records every call the firmware makes."""
+import os
+import sys
+
+import pytest
+
+import machine
+from hw.buttons import Buttons
+from hw.display import Display
+from hw.indicator import PATTERN_WRAP_MS, Indicator, led_on
+from hw.motor import Motor
+from hw.store import read_text, write_atomic
+from hw.valve import Valve
+from hw.watchdog import Watchdog
+from pump.buttons import (BTN_LETDOWN, BTN_LEVEL_DOWN, BTN_LEVEL_UP, BTN_PAUSE, BTN_START_STOP, PRESS_DOWN,
+                          PRESS_LONG, PRESS_NONE, PRESS_SHORT, Debounce, event_for)
+from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_PROGRAM, EV_START, EV_STOP,
+                        FAULT_CONFIG_INVALID, FAULT_NONE, FAULT_OVER_VACUUM, FAULT_RELEASE_FAIL, STATE_DONE,
+                        STATE_FAULT, STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
+from pump.session import Outputs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def world():
+    return machine.reset_world("rp2")
+
+
+# -- motor -----------------------------------------------------------------------------
+
+def test_motor_starts_off_and_sets_duty(world):
+    m = Motor(machine.PWM(machine.Pin(16), freq=25000, duty_u16=0), min_duty_u16=13107)
+    assert world.pwm_duty(16) == 0 and world.pwm[16][0] == 25000
+    m.set(30000)
+    assert world.pwm_duty(16) == 30000
+    m.set(5000)                                   # would only hum: the minimum turning duty
+    assert world.pwm_duty(16) == 13107
+    m.set(70000)
+    assert world.pwm_duty(16) == 65535
+    m.off()
+    assert world.pwm_duty(16) == 0
+
+
+def test_motor_writes_only_changes(world):
+    m = Motor(machine.PWM(machine.Pin(16), freq=25000, duty_u16=0))
+    world.log.clear()
+    for _ in range(10):
+        m.set(20000)
+    assert world.events("pwm_duty") == [("pwm_duty", 16, 20000)]
+
+
+def test_rp2_pwm_slices_share_a_frequency(world):
+    machine.PWM(machine.Pin(16), freq=25000, duty_u16=0)
+    machine.PWM(machine.Pin(17), freq=2700, duty_u16=0)
+    assert world.pwm[16][0] == 2700                # what the board loader's slice rule prevents
+
+
+# -- valve -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("active_high", [True, False])
+def test_open_always_means_vented(world, active_high):
+    v = Valve(machine.Pin(17, machine.Pin.OUT), active_high)
+    assert v.is_open and world.level(17) == (0 if active_high else 1)   # de-energised
+    v.close()
+    assert world.level(17) == (1 if active_high else 0)                 # energised: sealed
+    v.set_open(True)
+    assert world.level(17) == (0 if active_high else 1)
+
+
+# -- buttons (pure) ------------------------------------------------------------------------
+
+def feed(d, pattern, dt=10):
+    return [d.update(p, dt) for p in pattern]
+
+
+def test_debounce_ignores_bounces():
+    d = Debounce(debounce_ms=30, long_ms=1500)
+    kinds = feed(d, [True, False, True, False, True, False] * 3)
+    assert PRESS_DOWN not in kinds
+
+
+def test_short_press_is_down_then_short_on_release():
+    d = Debounce(30, 1500)
+    kinds = feed(d, [True] * 20 + [False] * 10)
+    assert [k for k in kinds if k != PRESS_NONE] == [PRESS_DOWN, PRESS_SHORT]
+    assert kinds.index(PRESS_DOWN) == 3                         # after 30 ms of stable contact
+
+
+def test_long_press_fires_once_while_held_and_no_short():
+    d = Debounce(30, 1500)
+    kinds = feed(d, [True] * 300 + [False] * 10)
+    assert [k for k in kinds if k != PRESS_NONE] == [PRESS_DOWN, PRESS_LONG]
+
+
+def test_consumed_press_gives_no_short():
+    d = Debounce(30, 1500)
+    kinds = feed(d, [True] * 5)
+    assert PRESS_DOWN in kinds
+    d.consume()
+    assert [k for k in feed(d, [True] * 5 + [False] * 10) if k != PRESS_NONE] == []
+
+
+@pytest.mark.parametrize("state,kind,event", [
+    (STATE_IDLE, PRESS_SHORT, EV_START), (STATE_DONE, PRESS_SHORT, EV_START),
+    (STATE_IDLE, PRESS_LONG, EV_PROGRAM), (STATE_IDLE, PRESS_DOWN, 0),
+    (STATE_RUNNING, PRESS_DOWN, EV_STOP), (STATE_PAUSED, PRESS_DOWN, EV_STOP),
+    (STATE_RESTING, PRESS_DOWN, EV_STOP), (STATE_FAULT, PRESS_DOWN, EV_STOP),
+    (STATE_RUNNING, PRESS_SHORT, 0), (STATE_RUNNING, PRESS_LONG, 0),
+])
+def test_start_stop_meaning(state, kind, event):
+    assert event_for(BTN_START_STOP, kind, state) == event
+
+
+def test_other_buttons_meaning():
+    assert event_for(BTN_LETDOWN, PRESS_SHORT, STATE_RUNNING) == EV_LETDOWN
+    assert event_for(BTN_LETDOWN, PRESS_LONG, STATE_RUNNING) == EV_PAUSE
+    assert event_for(BTN_LEVEL_UP, PRESS_DOWN, STATE_RUNNING) == EV_LEVEL_UP
+    assert event_for(BTN_LEVEL_DOWN, PRESS_DOWN, STATE_RUNNING) == EV_LEVEL_DOWN
+    assert event_for(BTN_LEVEL_DOWN, PRESS_SHORT, STATE_RUNNING) == 0   # acts on the press, not twice
+    assert event_for(BTN_PAUSE, PRESS_DOWN, STATE_RUNNING) == EV_PAUSE
+
+
+# -- buttons (pins) --------------------------------------------------------------------------
+
+def make_buttons(world):
+    pins = [machine.Pin(n, machine.Pin.IN, machine.Pin.PULL_UP) for n in (10, 11, 12, 13)] + [None]
+    return Buttons(pins, active_low=True, debounce_ms=30, long_ms=1500)
+
+
+def press(world, b, pin, ms, state):
+    """Hold a button for ms (pin pulled to ground), then release; returns
+    the events, tick by tick."""
+    events = []
+    world.levels[pin] = 0
+    for _ in range(ms // 10):
+        n = b.poll(10, state)
+        events += b.events[:n]
+    world.levels[pin] = 1
+    for _ in range(10):
+        n = b.poll(10, state)
+        events += b.events[:n]
+    return events
+
+
+def test_idle_start_press(world):
+    b = make_buttons(world)
+    assert press(world, b, 10, 200, STATE_IDLE) == [EV_START]
+
+
+def test_stop_acts_on_the_press_and_the_release_starts_nothing(world):
+    b = make_buttons(world)
+    world.levels[10] = 0
+    events = []
+    for _ in range(5):
+        events += b.events[:b.poll(10, STATE_RUNNING)]
+    assert events == [EV_STOP]                     # 40 ms into the press
+    world.levels[10] = 1
+    for _ in range(10):                            # the session is idle now
+        events += b.events[:b.poll(10, STATE_IDLE)]
+    assert events == [EV_STOP]
+
+
+def test_buttons_read_with_pull_ups(world):
+    make_buttons(world)
+    assert all(world.pulls[n] == machine.Pin.PULL_UP for n in (10, 11, 12, 13))
+    assert machine.Pin(10).value() == 1            # released reads high
+
+
+def test_two_buttons_in_one_tick(world):
+    b = make_buttons(world)
+    world.levels[12] = 0
+    world.levels[13] = 0
+    events = []
+    for _ in range(5):
+        events += b.events[:b.poll(10, STATE_RUNNING)]
+    assert sorted(events) == sorted([EV_LEVEL_UP, EV_LEVEL_DOWN])
+
+
+# -- indicator ----------------------------------------------------------------------------------
+
+def pattern(state, fault=FAULT_NONE, notice=FAULT_NONE, weak=False, ms=6000):
+    return [led_on(state, fault, notice, weak, t) for t in range(0, ms, 10)]
+
+
+def flashes(levels):
+    """How many separate lit intervals."""
+    return sum(1 for a, b in zip([False] + levels, levels) if b and not a)
+
+
+def test_each_state_has_its_own_pattern():
+    pats = {s: tuple(pattern(s)) for s in (STATE_IDLE, STATE_RUNNING, STATE_PAUSED, STATE_RESTING, STATE_DONE)}
+    assert len(set(pats.values())) == 5
+    assert all(pattern(STATE_RUNNING))                               # solid on
+    assert flashes(pattern(STATE_PAUSED)) == 6                       # 1 Hz for 6 s
+
+
+def test_fault_blink_code_counts_the_fault_number():
+    for code in range(1, 8):
+        period = code * 500 + 1500
+        assert flashes(pattern(STATE_FAULT, fault=code, ms=period)) == code
+    over = pattern(STATE_FAULT, fault=FAULT_OVER_VACUUM, ms=2000)
+    release = pattern(STATE_FAULT, fault=FAULT_RELEASE_FAIL, ms=4500)
+    assert sum(over) * 6 == sum(release)                             # 1 flash vs 6 flashes
+
+
+def test_notices_show_in_idle():
+    assert pattern(STATE_IDLE, notice=FAULT_CONFIG_INVALID) != pattern(STATE_IDLE)
+    assert flashes(pattern(STATE_IDLE, notice=FAULT_CONFIG_INVALID, ms=3000)) == 3
+
+
+def test_weak_warning_while_running():
+    assert not all(pattern(STATE_RUNNING, weak=True))
+
+
+def test_indicator_drives_led_and_buzzer(world):
+    led = machine.Pin(25, machine.Pin.OUT)
+    buzzer = machine.PWM(machine.Pin(18), freq=2700, duty_u16=0)
+    ind = Indicator(led, True, buzzer)
+    out = Outputs()
+    out.state = STATE_RUNNING
+    beeping = []
+    for _ in range(100):
+        ind.update(10, out)
+        beeping.append(world.pwm_duty(18) > 0)
+    assert world.level(25) == 1                                 # running: LED on
+    assert flashes(beeping) == 1                                # one beep on start
+    out.state = STATE_FAULT
+    out.fault = FAULT_OVER_VACUUM
+    tone = []
+    for _ in range(1200):                                       # 12 s of fault
+        ind.update(10, out)
+        tone.append(world.pwm_duty(18) > 0)
+    assert tone[:100] == [True] * 100 and not any(tone[100:1000])   # 1 s tone, then quiet ...
+    assert tone[1000]                                           # ... repeated every 10 s
+
+
+def test_program_selection_is_announced(world):
+    led = machine.Pin(25, machine.Pin.OUT)
+    buzzer = machine.PWM(machine.Pin(18), freq=2700, duty_u16=0)
+    ind = Indicator(led, True, buzzer)
+    out = Outputs()
+    for _ in range(50):
+        ind.update(10, out)                                     # boot: program 0, nothing announced
+    assert world.pwm_duty(18) == 0
+    out.program = 2                                             # catch_up selected
+    tones, lit = [], []
+    for _ in range(300):
+        ind.update(10, out)
+        tones.append(world.pwm_duty(18) > 0)
+        lit.append(world.level(25) == 1)
+    assert flashes(tones) == 3 and flashes(lit[:280]) == 3      # then the idle heartbeat resumes
+
+
+def test_indicator_time_wraps_without_drift(world):
+    ind = Indicator(machine.Pin(25, machine.Pin.OUT), True)
+    out = Outputs()
+    for _ in range(2000):
+        ind.update(1000, out)
+    assert 0 <= ind.t < PATTERN_WRAP_MS
+
+
+# -- watchdog -------------------------------------------------------------------------------
+
+def test_watchdog_timeout_within_rp2_limit(world):
+    w = Watchdog(machine.WDT, 20000)
+    assert world.wdt_timeout == 8388 and w.timeout_ms == 8388
+    w.feed()
+    assert world.wdt_feeds == 1
+
+
+# -- display -------------------------------------------------------------------------------
+
+def test_display_draws_and_sends_one_page_per_tick(world):
+    sys.path.insert(0, os.path.join(ROOT, "tools", "fakes", "optional"))
+    try:
+        import ssd1306
+    finally:
+        sys.path.pop(0)
+    oled = ssd1306.SSD1306_I2C(128, 64, None)
+    d = Display(oled, refresh_ms=1000)
+    out = Outputs()
+    out.state, out.mode, out.level, out.vacuum_pa = STATE_RUNNING, 1, 5, 25331
+    out.elapsed_ms, out.remaining_ms = 125000, 1675000
+    sent = []
+    for _ in range(10):
+        d.update(10, out)
+        sent.append(oled.data_bytes)
+    assert oled.lines[0] == "expression L5" and oled.lines[16] == "190 mmHg"
+    assert oled.lines[32] == "02:05 / 30:00"
+    assert [b - a for a, b in zip([0] + sent, sent)][1:9] == [128] * 8   # 8 pages, one per tick
+    assert oled.data_bytes == 1024
+
+
+def test_missing_display_driver_leaves_the_pump_working(world, monkeypatch, capsys):
+    from hw import factory
+    monkeypatch.setitem(sys.modules, "ssd1306", None)
+    assert factory.make_display(machine, {"i2c": 1, "sda": 2, "scl": 3, "address": 60,
+                                          "width": 128, "height": 64}, {}) is None
+    assert "mip install ssd1306" in capsys.readouterr().out
+
+
+# -- store ------------------------------------------------------------------------------------
+
+def test_store_reads_missing_as_none_and_replaces_atomically(tmp_path):
+    p = str(tmp_path / "profiles.json")
+    assert read_text(p) is None
+    write_atomic(p, "one")
+    write_atomic(p, "two")
+    assert read_text(p) == "two" and not os.path.exists(p + ".tmp")

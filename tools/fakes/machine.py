@@ -1,0 +1,454 @@
+"""A fake `machine` module for host runs: records every call, and wires pins,
+PWM, ADC and I2C to device models (sensors) and to the simulator's plant.
+
+It runs unchanged under CPython and under the MicroPython unix port, where a
+`machine.py` on MICROPYPATH overrides the built-in. Everything lives in one
+`world` object so a test or the simulator can inspect and drive it:
+
+- `world.log`: every call the firmware made, as tuples, while
+  `world.logging` is True (tests), e.g. ("pin_init", 16, 1, 0),
+  ("pin", 17, 1), ("pwm_init", 16, 25000, 0), ("pwm_duty", 16, 0),
+  ("wdt_init", 4000), ("wdt_feed",), ("i2c_write", 0, 0x18, b"\\xaa\\0\\0").
+- `world.level(pin)`: the level a pin drives (outputs) or is driven to.
+- `world.pwm_duty(pin)`: the duty a PWM pin runs at (0 when not PWM).
+- `world.attach_*`: device models hook pin writes, pin reads, ADC channels
+  and I2C addresses (see devices.py).
+- `world.port`: "rp2" or "esp32": port rules the boards enforce (rp2 WDT at
+  most 8388 ms and PWM slices sharing a frequency; esp32 input-only pins and
+  ADC attenuation) raise here as they would on the board.
+- `world.clock`: the shared FakeClock (2^30 wrap) that device models use for
+  conversion times.
+
+`reset()` raises `ResetRequested` (the simulator reboots the firmware).
+"""
+from fake_clock import FakeClock
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+
+ESP32_INPUT_ONLY = (34, 35, 36, 37, 38, 39)
+ESP32_FLASH = (6, 7, 8, 9, 10, 11)
+RP2_WDT_MAX_MS = 8388
+
+
+class ResetRequested(Exception):
+    pass
+
+
+class World:
+    def __init__(self, port="rp2", clock=None):
+        self.port = port
+        self.clock = clock if clock is not None else FakeClock()
+        self.logging = True
+        self.log = []
+        self.levels = {}          # pin id -> level driven by the firmware (outputs)
+        self.modes = {}           # pin id -> Pin mode
+        self.pulls = {}
+        self.inputs = {}          # pin id -> callable() -> level, for pins a device drives
+        self.write_hooks = {}     # pin id -> [callable(level)]
+        self.pwm = {}             # pin id -> [freq, duty_u16]
+        self.adc = {}             # pin id -> callable() -> volts at the pin
+        self.adc_uv = {}          # pin id -> callable() -> microvolts (int) at the pin
+        self.i2c_devices = {}     # bus id << 8 | address -> device (an int key: no tuple per transfer)
+        self.i2c_fail = {}        # bus id -> errno while the bus is broken
+        self.wdt_timeout = None
+        self.wdt_feeds = 0
+        self.irq_disabled = 0     # nesting depth of disable_irq()
+        self.reset_cause_value = PWRON_RESET
+        self.epoch_s = 0          # RTC: seconds since 1970 at clock elapsed 0 (0 = never set)
+
+    def record(self, event):
+        """Call sites check `logging` first: building the event tuple would
+        allocate, and the simulator measures the firmware's allocation
+        through this fake with logging off."""
+        self.log.append(event)
+
+    # -- what the test / simulator looks at ------------------------------------
+    def level(self, pin_id):
+        if pin_id in self.inputs:
+            return self.inputs[pin_id]()
+        return self.levels.get(pin_id, 0)
+
+    def pwm_duty(self, pin_id):
+        p = self.pwm.get(pin_id)
+        return p[1] if p is not None else 0
+
+    def events(self, kind):
+        return [e for e in self.log if e[0] == kind]
+
+    # -- device hooks ------------------------------------------------------------
+    def attach_input(self, pin_id, source):
+        self.inputs[pin_id] = source
+
+    def attach_write_hook(self, pin_id, hook):
+        self.write_hooks.setdefault(pin_id, []).append(hook)
+
+    def attach_adc(self, pin_id, volts_source):
+        """volts_source() -> volts (float) at the pin."""
+        self.adc[pin_id] = volts_source
+        self.adc_uv.pop(pin_id, None)
+
+    def attach_adc_uv(self, pin_id, uv_source):
+        """uv_source() -> microvolts (int) at the pin: the integer path the
+        simulator uses, so reading the fake ADC allocates nothing."""
+        self.adc_uv[pin_id] = uv_source
+        self.adc.pop(pin_id, None)
+
+    def attach_i2c(self, bus_id, address, device):
+        self.i2c_devices[bus_id << 8 | address] = device
+
+    def _write(self, pin_id, level):
+        self.levels[pin_id] = level
+        if self.logging:
+            self.record(("pin", pin_id, level))
+        hooks = self.write_hooks.get(pin_id)
+        if hooks:
+            for h in hooks:
+                h(level)
+
+
+world = World()
+
+
+def reset_world(port="rp2", clock=None):
+    """A fresh world (a new board): call between tests or simulated boots."""
+    global world
+    world = World(port, clock)
+    return world
+
+
+def _pin_id(p):
+    return p.id if isinstance(p, Pin) else p
+
+
+class Pin:
+    IN = 0
+    OUT = 1
+    OPEN_DRAIN = 2
+    PULL_UP = 1
+    PULL_DOWN = 2
+    IRQ_FALLING = 4
+    IRQ_RISING = 8
+
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        self.id = id
+        self.init(mode, pull, value)
+
+    def init(self, mode=-1, pull=-1, value=None):
+        w = world
+        if mode != -1:
+            if w.port == "esp32" and mode == Pin.OUT and self.id in ESP32_INPUT_ONLY:
+                raise ValueError("pin %s is input-only" % self.id)
+            if w.port == "esp32" and self.id in ESP32_FLASH:
+                raise ValueError("pin %s is used by the flash" % self.id)
+            w.modes[self.id] = mode
+            if self.id in w.pwm and mode in (Pin.IN, Pin.OUT):
+                del w.pwm[self.id]             # re-initialising a pin detaches PWM
+        if pull != -1:
+            w.pulls[self.id] = pull
+        if w.logging:
+            w.record(("pin_init", self.id, mode, value))
+        if value is not None:
+            w._write(self.id, 1 if value else 0)
+
+    def value(self, v=None):
+        w = world
+        if v is None:
+            if self.id in w.inputs:
+                return w.inputs[self.id]()
+            if w.modes.get(self.id) == Pin.OUT:
+                return w.levels.get(self.id, 0)
+            pull = w.pulls.get(self.id)
+            return w.levels.get(self.id, 1 if pull == Pin.PULL_UP else 0)
+        w._write(self.id, 1 if v else 0)
+        return None
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def high(self):
+        self.value(1)
+
+    def low(self):
+        self.value(0)
+
+    def toggle(self):
+        self.value(0 if self.value() else 1)
+
+    def irq(self, handler=None, trigger=0, hard=False):
+        if world.logging:
+            world.record(("pin_irq", self.id, trigger))
+        return None
+
+
+def _rp2_slice(pin_id):
+    return (pin_id >> 1) & 7
+
+
+class PWM:
+    def __init__(self, dest, freq=None, duty_u16=None, duty_ns=None, invert=False):
+        self.pin = _pin_id(dest)
+        w = world
+        if w.port == "esp32" and self.pin in ESP32_INPUT_ONLY:
+            raise ValueError("pin %s is input-only" % self.pin)
+        w.pwm[self.pin] = [freq if freq is not None else 1000, duty_u16 if duty_u16 is not None else 0]
+        w.modes[self.pin] = "pwm"
+        if w.logging:
+            w.record(("pwm_init", self.pin, freq, duty_u16))
+        if freq is not None:
+            self._share_slice(freq)
+
+    def _share_slice(self, freq):
+        # rp2: both channels of a slice run at one frequency.
+        w = world
+        if w.port != "rp2":
+            return
+        s = _rp2_slice(self.pin)
+        for other in w.pwm:
+            if other != self.pin and _rp2_slice(other) == s:
+                w.pwm[other][0] = freq
+
+    def init(self, freq=None, duty_u16=None, duty_ns=None):
+        if freq is not None:
+            self.freq(freq)
+        if duty_u16 is not None:
+            self.duty_u16(duty_u16)
+
+    def freq(self, f=None):
+        p = world.pwm[self.pin]
+        if f is None:
+            return p[0]
+        if not 8 <= f <= 40000000:
+            raise ValueError("freq out of range")
+        p[0] = f
+        if world.logging:
+            world.record(("pwm_freq", self.pin, f))
+        self._share_slice(f)
+        return None
+
+    def duty_u16(self, d=None):
+        p = world.pwm.get(self.pin)
+        if p is None:
+            raise ValueError("PWM deinitialised")
+        if d is None:
+            return p[1]
+        if not 0 <= d <= 65535:
+            raise ValueError("duty_u16 must be 0-65535")
+        if p[1] != d:
+            if world.logging:
+                world.record(("pwm_duty", self.pin, d))
+        p[1] = d
+        return None
+
+    def deinit(self):
+        if world.logging:
+            world.record(("pwm_deinit", self.pin))
+        if self.pin in world.pwm:
+            del world.pwm[self.pin]
+
+
+class ADC:
+    ATTN_0DB = 0
+    ATTN_2_5DB = 1
+    ATTN_6DB = 2
+    ATTN_11DB = 3
+    _TOP_UV = (950000, 1250000, 1750000, 2450000)   # esp32 linear range tops (uV)
+
+    def __init__(self, src, atten=None):
+        self.pin = _pin_id(src)
+        self.atten = atten
+        w = world
+        if w.port == "rp2" and self.pin not in (26, 27, 28, 29):
+            raise ValueError("Pin(%s) doesn't have ADC capabilities" % self.pin)
+        if w.logging:
+            w.record(("adc_init", self.pin, atten))
+
+    def _uv(self):
+        """Microvolts at the pin (int)."""
+        w = world
+        src = w.adc_uv.get(self.pin)
+        if src is not None:
+            return src()
+        src = w.adc.get(self.pin)
+        return int(src() * 1000000) if src is not None else 0
+
+    def _top_uv(self):
+        return self._TOP_UV[self.atten if self.atten is not None else 0]
+
+    def read_u16(self):
+        uv = self._uv()
+        if world.port == "rp2":
+            # 12-bit conversion against 3.3 V, returned as raw12 << 4 | raw12 >> 8.
+            raw12 = (uv * 4095 + 1650000) // 3300000
+            raw12 = 0 if raw12 < 0 else (4095 if raw12 > 4095 else raw12)
+            return raw12 << 4 | raw12 >> 8
+        top = self._top_uv()
+        raw12 = (uv * 4095 + top // 2) // top
+        raw12 = 0 if raw12 < 0 else (4095 if raw12 > 4095 else raw12)
+        return raw12 << 4
+
+    def read_uv(self):
+        if world.port != "esp32":
+            raise AttributeError("read_uv")
+        uv = self._uv()
+        # Below ~100 mV the esp32 reads 0; above its range it pins at the top.
+        if uv < 100000:
+            return 0
+        top = self._top_uv()
+        return top if uv > top else uv
+
+
+class I2C:
+    def __init__(self, id=0, scl=None, sda=None, freq=400000, timeout=50000):
+        self.id = id
+        self.freq = freq
+        if world.logging:
+            world.record(("i2c_init", id, _pin_id(scl), _pin_id(sda), freq))
+
+    def _dev(self, addr):
+        w = world
+        err = w.i2c_fail.get(self.id)
+        if err:
+            raise OSError(err)
+        d = w.i2c_devices.get(self.id << 8 | addr)
+        if d is None:
+            raise OSError(5)              # EIO: no ACK from the address
+        return d
+
+    def scan(self):
+        return sorted(k & 0xFF for k in world.i2c_devices if k >> 8 == self.id)
+
+    # Devices implement write(buf), read_into(buf), write_mem(reg, buf) and
+    # read_mem_into(reg, buf); the *_into forms allocate nothing.
+    def writeto(self, addr, buf, stop=True):
+        d = self._dev(addr)
+        if world.logging:
+            world.record(("i2c_write", self.id, addr, bytes(buf)))
+        d.write(buf)
+        return len(buf)
+
+    def writevto(self, addr, vector, stop=True):
+        data = b"".join(bytes(v) for v in vector)
+        return self.writeto(addr, data, stop)
+
+    def readfrom_into(self, addr, buf, stop=True):
+        d = self._dev(addr)
+        if world.logging:
+            world.record(("i2c_read", self.id, addr, len(buf)))
+        d.read_into(buf)
+
+    def readfrom(self, addr, nbytes, stop=True):
+        buf = bytearray(nbytes)
+        self.readfrom_into(addr, buf)
+        return bytes(buf)
+
+    def writeto_mem(self, addr, memaddr, buf, addrsize=8):
+        d = self._dev(addr)
+        if world.logging:
+            world.record(("i2c_write_mem", self.id, addr, memaddr, bytes(buf)))
+        d.write_mem(memaddr, buf)
+
+    def readfrom_mem_into(self, addr, memaddr, buf, addrsize=8):
+        d = self._dev(addr)
+        if world.logging:
+            world.record(("i2c_read_mem", self.id, addr, memaddr, len(buf)))
+        d.read_mem_into(memaddr, buf)
+
+    def readfrom_mem(self, addr, memaddr, nbytes, addrsize=8):
+        buf = bytearray(nbytes)
+        self.readfrom_mem_into(addr, memaddr, buf)
+        return bytes(buf)
+
+
+SoftI2C = I2C
+
+
+class WDT:
+    def __init__(self, id=0, timeout=5000):
+        w = world
+        if w.port == "rp2" and timeout > RP2_WDT_MAX_MS:
+            raise ValueError("timeout too long")
+        w.wdt_timeout = timeout
+        if w.logging:
+            w.record(("wdt_init", timeout))
+
+    def feed(self):
+        world.wdt_feeds += 1
+        if world.logging:
+            world.record(("wdt_feed",))
+
+
+class RTC:
+    """Wall clock: set by `mpremote rtc --set` (datetime tuple), read by the
+    firmware through time.time()/localtime()."""
+
+    def __init__(self, id=0):
+        pass
+
+    def datetime(self, dt=None):
+        w = world
+        if dt is None:
+            import time
+            t = time.gmtime(time.time())
+            return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
+        y, mo, d, _wd, h, mi, s = dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6]
+        days = 0
+        for yy in range(1970, y):
+            days += 366 if (yy % 4 == 0 and (yy % 100 != 0 or yy % 400 == 0)) else 365
+        leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+        mdays = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+        days += sum(mdays[:mo - 1]) + d - 1
+        w.epoch_s = days * 86400 + h * 3600 + mi * 60 + s - w.clock.elapsed_ms // 1000
+        if w.logging:
+            w.record(("rtc_set", dt[0], dt[1], dt[2], dt[4], dt[5], dt[6]))
+
+
+def disable_irq():
+    world.irq_disabled += 1
+    return world.irq_disabled
+
+
+def enable_irq(state=None):
+    if world.irq_disabled > 0:
+        world.irq_disabled -= 1
+
+
+def reset_cause():
+    return world.reset_cause_value
+
+
+def reset():
+    if world.logging:
+        world.record(("reset",))
+    raise ResetRequested()
+
+
+def soft_reset():
+    if world.logging:
+        world.record(("soft_reset",))
+    raise ResetRequested()
+
+
+def unique_id():
+    return b"\xe6\x61\x41\x04\x03\x2f\x5a\x2a"
+
+
+def freq(hz=None):
+    return 125000000
+
+
+def idle():
+    pass
+
+
+def lightsleep(ms=0):
+    world.clock.sleep_ms(ms)
