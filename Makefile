@@ -5,10 +5,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STUBS  := .stubs/.installed
 
-.PHONY: help venv test soak clean
+.PHONY: help venv test soak sim bench clean
 
 help:
 	@echo "make test    set up .venv and run every host check (core, parity, compile, properties)"
+	@echo "make sim     set up .venv and simulate a standard session: table, out/*.csv, .json, .png"
+	@echo "             (SCENARIO=tools/scenarios/power.json RUNTIME=micropython for others)"
+	@echo "make bench   measure the budgets (heap, per-tick cost, size, sim speed, accuracy, detection)"
 	@echo "make soak    long randomized safety runs (hypothesis, many examples)"
 	@echo "make clean   remove the virtual environment and build output"
 
@@ -31,7 +34,19 @@ test: $(STAMP) $(STUBS)
 	$(PY) -m pytest
 
 soak: $(STAMP)
-	HYPOTHESIS_PROFILE=soak $(PY) -m pytest host_tests/test_safety_properties.py host_tests/test_small_ints.py
+	HYPOTHESIS_PROFILE=soak SIM_EXAMPLES=1000 $(PY) -m pytest host_tests/test_safety_properties.py \
+		host_tests/test_small_ints.py host_tests/test_sim.py -k "random or fault_at_any_time or small_ints"
+
+SCENARIO ?= tools/scenarios/standard_letdown.json
+RUNTIME  ?= cpython
+SIM_OUT   = out/$(basename $(notdir $(SCENARIO)))
+
+sim: $(STAMP)
+	$(PY) -m tools.sim $(SCENARIO) --runtime $(RUNTIME) --trace $(SIM_OUT).csv \
+		--summary $(SIM_OUT).json --plot $(SIM_OUT).png
+
+bench: $(STAMP)
+	$(PY) -m tools.bench
 
 clean:
 	rm -rf $(VENV) build out .pytest_cache .hypothesis

@@ -9,22 +9,34 @@ raises never reaches the feed; main.py's `finally` stops the motor and vents.
 
 `machine` and the clock (the `time` module on the board: ticks_ms, ticks_add,
 ticks_diff, sleep_ms) are passed in, so host runs hand in fakes.
+
+The loaders (profiles, board file, factory) are imported inside boot() only:
+main.py calls release_boot_modules() afterwards so that their bytecode,
+some 30 KB, leaves the heap of a board that must run for hours.
 """
-from hw import board as board_mod
-from hw import factory, store
+import sys
+
 from hw.sensors import NEW, SensorError
 from hw.watchdog import Watchdog
-from pump import profiles as profiles_mod
-from pump.codes import FAULT_CONFIG_INVALID, FAULT_NONE, FAULT_WATCHDOG_RESET, STATE_RUNNING
-from pump.limits import mmhg_to_pa
+from pump.codes import FAULT_CONFIG_INVALID, FAULT_NONE, FAULT_WATCHDOG_RESET, STATE_DONE, STATE_IDLE, STATE_RUNNING
+from pump.limits import TRIP_HEADROOM_MMHG, mmhg_to_pa
 from pump.safety import SafetyConfig
 from pump.session import Session
 
 BOARD_FILE = "board.json"
 PROFILES_FILE = "profiles.json"
-# Positive pressure beyond 40 mmHg cannot come from a vacuum pump: a sensor
-# reading it is faulty or miscalibrated.
-MIN_PLAUSIBLE_PA = -mmhg_to_pa(40)
+# A vacuum pump cannot make positive pressure: a reading this far below
+# ambient is a zero offset. An offset as large as the overshoot headroom
+# would let the true vacuum pass the limit while the reading stays under
+# it, so it is a sensor_range trip (it shows whenever the line is vented).
+MIN_PLAUSIBLE_PA = -mmhg_to_pa(TRIP_HEADROOM_MMHG)
+# Absolute sensors: while idle and vented for REZERO_AFTER_MS, readings within
+# REZERO_WINDOW_PA of zero pull the measured ambient along (weather moves it
+# ~1 kPa a day). Larger offsets are not absorbed: they stay faults.
+REZERO_AFTER_MS = 5000
+REZERO_WINDOW_PA = mmhg_to_pa(8)
+# Only needed while booting (see release_boot_modules).
+BOOT_MODULES = ("pump.profiles", "pump.checks", "pump.defaults", "hw.board", "hw.factory")
 
 
 class BoardError(Exception):
@@ -63,7 +75,7 @@ class App:
         every tick: the person sees the blink code, nothing pumps)."""
         self.machine = machine
         self.clock = clock
-        self.board = board
+        self.watchdog_ms = board.watchdog_ms
         self.motor = hardware.motor
         self.valve = hardware.valve
         self.sensor = hardware.sensor
@@ -77,6 +89,8 @@ class App:
         self.wdt = None
         self.pending_fault = sensor_fault
         self.reading = None              # what the last tick read (Pa or None)
+        self.rezero = hasattr(self.sensor, "ambient_pa")
+        self.vented_ms = 0
 
     def step(self, now_ms):
         """One control tick at time now_ms (ticks_ms). Returns the outputs."""
@@ -95,6 +109,8 @@ class App:
         out = s.tick(dt, reading, fault)
         self.motor.set(out.duty_u16)
         self.valve.set_open(out.valve_open)
+        if self.rezero:
+            self.track_ambient(dt, out.state, reading)
         self.indicator.update(dt, out)
         if self.wdt is None and out.state == STATE_RUNNING:
             self.start_watchdog()
@@ -102,12 +118,23 @@ class App:
             self.wdt.feed()
         return out
 
+    def track_ambient(self, dt, state, reading):
+        if state != STATE_IDLE and state != STATE_DONE:
+            self.vented_ms = 0
+            return
+        if self.vented_ms < REZERO_AFTER_MS:
+            self.vented_ms += dt
+        elif reading is not None and -REZERO_WINDOW_PA <= reading <= REZERO_WINDOW_PA:
+            # vacuum = ambient - absolute: a reading above zero means the
+            # ambient estimate is high. First-order, 16 readings.
+            self.sensor.ambient_pa -= reading // 16
+
     def start_watchdog(self):
         """Started with the first session, not at boot: a started rp2
         watchdog cannot be stopped, and an idle board (motor off, valve
         vented) must stay reachable for flashing. From then on every tick
         feeds it."""
-        self.wdt = Watchdog(self.machine.WDT, self.board.watchdog_ms)
+        self.wdt = Watchdog(self.machine.WDT, self.watchdog_ms)
 
     def run(self):
         """The control loop: ticks every tick_ms, drift-free."""
@@ -130,6 +157,7 @@ class App:
 
 def load_board(text):
     """(Board, []) or (None, errors) from board file text (None = missing)."""
+    from hw import board as board_mod
     if text is None:
         return None, [BOARD_FILE + ": missing"]
     import json
@@ -140,11 +168,16 @@ def load_board(text):
     return board_mod.load(raw)
 
 
-def boot(machine, clock, read_text=store.read_text):
+def boot(machine, clock, read_text=None):
     """Load board and profiles, build the app. Raises BoardError when the
     board file is missing or invalid, or its sensor cannot see the limit.
     A broken profiles.json only prints its errors: the defaults are in force
     and the indicator shows config_invalid."""
+    from hw import board as board_mod
+    from hw import factory
+    from pump import profiles as profiles_mod
+    if read_text is None:
+        from hw.store import read_text
     board, errors = load_board(read_text(BOARD_FILE))
     if errors:
         raise BoardError(errors)
@@ -170,3 +203,18 @@ def boot(machine, clock, read_text=store.read_text):
     elif machine.reset_cause() == machine.WDT_RESET:
         notice = FAULT_WATCHDOG_RESET
     return App(machine, clock, board, profiles, hardware, notice, sensor_fault)
+
+
+def release_boot_modules():
+    """Drop the boot-only modules (the loaders, the defaults literal, the
+    factory) so the garbage collector frees their bytecode. Nothing the
+    control loop uses refers to them: the profile data classes live in
+    pump/model.py. A later import would simply load them again."""
+    import gc
+    for name in BOOT_MODULES:
+        if sys.modules.pop(name, None) is not None:
+            parent, _, child = name.rpartition(".")
+            pkg = sys.modules.get(parent)
+            if pkg is not None and hasattr(pkg, child):
+                delattr(pkg, child)
+    gc.collect()

@@ -56,7 +56,7 @@ def _refuse(errors):
 
 def main():
     try:
-        from app import BoardError, boot
+        from app import BoardError, boot, release_boot_modules
     except Exception as e:                      # firmware files missing or broken
         _safe_pins()
         _refuse(["firmware import failed: %r" % e])
@@ -68,6 +68,7 @@ def main():
     except Exception as e:
         _safe_pins()
         _refuse(["boot failed: %r" % e])
+    release_boot_modules()
     try:
         app.run()
     finally:

@@ -54,3 +54,15 @@ def test_load_changes_timing_only_for_the_next_cycle_call():
     c.advance(250)
     c.load(p.modes[MODE_EXPRESSION])
     assert c.phase_ms == 250 and c.period_ms == 1000
+
+
+def test_setpoint_looks_one_interval_ahead_on_the_ramp_only():
+    m = expression()
+    c = Cycle()
+    c.start(m)
+    assert c.setpoint_pa(25000) == 0
+    assert c.setpoint_pa(25000, 10) == 25000 * 10 // m.ramp_ms    # the first tick already pumps
+    c.advance(m.suction_ms - 10)
+    assert c.setpoint_pa(25000, 10) == 25000
+    c.advance(10)
+    assert c.setpoint_pa(25000, 10) == 0                          # release stays release

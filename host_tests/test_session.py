@@ -88,19 +88,26 @@ def test_level_is_kept_per_mode():
     assert e.out.level == 4
 
 
-def test_level_changes_the_target_and_stays_in_range():
+def test_level_changes_the_target_at_the_next_cycle_and_stays_in_range():
     e = echo()
     e.press(EV_START)
     e.run(1000)
     stim = e.s.p.modes[MODE_STIMULATION]
+    period = stim.period_ms
     assert e.out.target_pa == stim.targets_pa[4]
+    while e.s.cycle.phase_ms != 200:                # mid-suction
+        e.step()
     for _ in range(20):
         e.press(EV_LEVEL_UP)
-    assert e.step().level == stim.levels and e.out.target_pa == stim.targets_pa[-1]
+    assert e.step().level == stim.levels                        # shown at once
+    assert e.out.target_pa == stim.targets_pa[4]                # this cycle keeps its target
+    e.run(period)
+    assert e.out.target_pa == stim.targets_pa[-1]               # the next one has the new one
     assert not e.press(EV_LEVEL_UP)
     for _ in range(20):
         e.press(EV_LEVEL_DOWN)
-    assert e.step().level == 1 and e.out.target_pa == stim.targets_pa[0]
+    e.run(period)
+    assert e.out.level == 1 and e.out.target_pa == stim.targets_pa[0]
     assert not e.press(EV_LEVEL_DOWN)
 
 

@@ -12,7 +12,9 @@ Integer PI with feed-forward, anti-windup and a per-cycle peak correction:
   systematic overshoot that sensor latency and motor inertia cause, which PI
   on a 0.3-0.7 s phase cannot. The trim never lifts the internal setpoint
   above `ceiling_pa` (the profile limit less its headroom), and it does not
-  grow while the pump was flat out (the plant, not the trim, was short);
+  grow while the pump was flat out (the plant, not the trim, was short).
+  Overshoot and shortfall scale with the target, so when a mode's target
+  changes (a level step) its trim is scaled by new/old target;
 - the motor is off in release, never turns at a duty below `min_duty_u16`
   (it would stall and hum), and rises at most `slew_u16_per_ms` for quiet
   starts. Falling duty is never slew-limited: stopping must be immediate.
@@ -52,6 +54,7 @@ class Control:
         self.slew = slew_u16_per_ms
         self.ceiling_pa = ceiling_pa
         self.trims = [0, 0]          # per cycling mode (stimulation, expression)
+        self.trim_targets = [0, 0]   # the target each trim was learned at
         self.ffs = [0, 0]            # plateau duty learned per cycling mode
         self.reset()
 
@@ -61,6 +64,8 @@ class Control:
         self.integ = 0
         self.trims[0] = 0
         self.trims[1] = 0
+        self.trim_targets[0] = 0
+        self.trim_targets[1] = 0
         self.ffs[0] = 0
         self.ffs[1] = 0
         self.sat_ms = 0
@@ -69,6 +74,16 @@ class Control:
         self.last_pa = 0
         self.since_ms = 0
         self.slope_q4 = 0            # Pa per ms, x16
+
+    def new_target(self, mode, target_pa):
+        """A cycle of `mode` starts with target_pa: rescale its trim if the
+        target moved. |trim| <= 8000 and target <= 40000 keep the product
+        below 2^30."""
+        old = self.trim_targets[mode]
+        if old != target_pa:
+            if old > 0:
+                self.trims[mode] = self.trims[mode] * target_pa // old
+            self.trim_targets[mode] = target_pa
 
     def internal_setpoint(self, setpoint_pa, mode):
         """The trimmed setpoint control aims for (never above ceiling_pa)."""

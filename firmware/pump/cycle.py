@@ -43,11 +43,16 @@ class Cycle:
     def suction(self):
         return self.phase_ms < self.suction_ms
 
-    def setpoint_pa(self, target_pa):
-        """Ramp to target_pa over ramp_ms, hold to the end of suction, then 0."""
+    def setpoint_pa(self, target_pa, ahead_ms=0):
+        """Ramp to target_pa over ramp_ms, hold to the end of suction, then 0.
+        ahead_ms: a tick's output holds until the next tick, so control aims
+        at the ramp's value at the end of that interval (without it every
+        suction phase would start one tick late, which at the top of a short
+        phase costs several mmHg of peak)."""
         phase = self.phase_ms
         if phase >= self.suction_ms:
             return 0
+        phase += ahead_ms
         if phase < self.ramp_ms:
             # target <= 40 kPa and phase < 2 s keep the product below 2^30.
             return target_pa * phase // self.ramp_ms

@@ -17,6 +17,7 @@ from pump.checks import Checker as _Checker
 from pump.checks import join as _join
 from pump.checks import show as _show
 from pump.defaults import DEFAULT_PROFILES
+from pump.model import Mixed, Mode, Profiles, Program, Step
 
 VERSION = 1
 # The three programs the firmware, the simulator and the session schedule
@@ -30,69 +31,6 @@ MAX_MIXED_CYCLES = 20
 _LIMIT_KEYS = ("max_vacuum_mmhg", "max_session_min", "pause_timeout_min", "no_vacuum_s")
 _MODE_KEYS = ("cycles_per_min", "suction_ratio", "ramp_ratio", "vacuum_mmhg", "levels", "default_level")
 _MIXED_KEYS = ("stimulation_cycles", "expression_cycles", "default_level")
-
-
-class Mode:
-    """One cycling mode in integers: cycle timing and the vacuum per level."""
-
-    def __init__(self, name, cycles_per_min, period_ms, suction_ms, ramp_ms, targets_pa, default_level):
-        self.name = name
-        self.cycles_per_min = cycles_per_min
-        self.period_ms = period_ms
-        self.suction_ms = suction_ms
-        self.ramp_ms = ramp_ms
-        self.targets_pa = targets_pa      # tuple, index = level - 1
-        self.levels = len(targets_pa)
-        self.default_level = default_level
-
-
-class Mixed:
-    """5 stimulation cycles then 1 expression cycle (K211024), repeating."""
-
-    def __init__(self, stimulation_cycles, expression_cycles, levels, default_level):
-        self.name = "mixed"
-        self.stimulation_cycles = stimulation_cycles
-        self.expression_cycles = expression_cycles
-        self.levels = levels
-        self.default_level = default_level
-
-
-class Step:
-    """A program step: pump in `mode` (a MODE_* code) or rest (MODE_NONE)."""
-
-    def __init__(self, mode, duration_ms, level):
-        self.mode = mode
-        self.duration_ms = duration_ms
-        self.level = level                # 0 = keep the mode's current level
-
-
-class Program:
-    def __init__(self, name, steps):
-        self.name = name
-        self.steps = steps
-        total = 0
-        for s in steps:
-            total += s.duration_ms
-        self.total_ms = total
-
-
-class Profiles:
-    """Validated profiles. modes[MODE_STIMULATION], modes[MODE_EXPRESSION],
-    modes[MODE_MIXED]; programs in select order."""
-
-    def __init__(self, limit_pa, max_session_ms, pause_timeout_ms, no_vacuum_ms, modes, programs):
-        self.limit_pa = limit_pa
-        self.max_session_ms = max_session_ms
-        self.pause_timeout_ms = pause_timeout_ms
-        self.no_vacuum_ms = no_vacuum_ms
-        self.modes = modes
-        self.programs = programs
-
-    def program_index(self, name):
-        for i in range(len(self.programs)):
-            if self.programs[i].name == name:
-                return i
-        raise KeyError(name)
 
 
 def _round(x):

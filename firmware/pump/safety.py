@@ -19,8 +19,14 @@ moment the condition becomes true), which the simulator's fault tests check:
 - release_fail  the valve was opened but the lowest reading did not fall
                 below half the vacuum at opening (or VENT_FLOOR_PA) within
                 release_check_ms, or by the end of a shorter release phase.
-- no_vacuum     consecutive cycles whose peak stays below half their target
-                for no_vacuum_ms: no_vacuum_ms + one cycle.
+                If the last FROZEN_READINGS readings were all identical, the
+                sensor is frozen rather than the valve stuck (a held vacuum
+                still shows noise and leak decay): sensor_stuck instead.
+- no_vacuum     a cycle mode (stimulation or expression) whose cycles keep
+                peaking below half their target: from the first such cycle,
+                no_vacuum_ms of pumping without one good cycle of that mode
+                (in mixed mode the easy stimulation cycles cannot hide
+                failing expression cycles): no_vacuum_ms + one cycle.
 
 release_fail replaces an earlier latched trip (the valve does not vent: the
 person must break the seal by hand, the most urgent thing to show); every
@@ -54,6 +60,7 @@ BLIND_MARGIN_PA = const(1333)     # only while 10 mmHg or more below setpoint
 GUARD_MARGIN_PA = const(1333)     # keep blind vacuum 10 mmHg under the limit
 WEAK_MARGIN_PA = const(1333)      # peak 10 mmHg short of target is "weak"
 WEAK_CYCLES = const(3)
+FROZEN_READINGS = const(5)
 # Timers saturate here (100 s) instead of growing for the days a board may sit
 # idle: past 2^30 a 32-bit port would allocate a long int every tick.
 TIMER_CAP_MS = const(100000)
@@ -88,11 +95,13 @@ class Monitor:
         self.open_vac_pa = 0
         self.open_min_pa = 0
         self.open_seen = False       # a fresh reading since the valve opened
+        self.same_run = 0            # consecutive identical readings
         self.release_checked = False
         self.stuck_ref = 0
         self.stuck_toggles = 0
         self.stuck_motor = False
-        self.bad_ms = 0
+        self.bad = [False, False]     # per cycle mode: a no-vacuum streak is running
+        self.bad_ms = [0, 0]          # pumping time since that streak began
         self.weak_cycles = 0
         self.push = 0
         self.rise_ref = 0
@@ -120,7 +129,8 @@ class Monitor:
         return True
 
     def new_session(self):
-        self.bad_ms = 0
+        self.bad[0] = self.bad[1] = False
+        self.bad_ms[0] = self.bad_ms[1] = 0
         self.weak_cycles = 0
         self.stuck_toggles = 0
         self.stuck_motor = False
@@ -149,6 +159,11 @@ class Monitor:
                 return self.trip(FAULT_SENSOR_RANGE, reading)
             gap = self.since_reading_ms
             self.since_reading_ms = 0
+            if reading == self.vacuum_pa:
+                if self.same_run < FROZEN_READINGS:
+                    self.same_run += 1
+            else:
+                self.same_run = 0
             self.vacuum_pa = reading
             self.valid = True
             self.fresh = True
@@ -206,6 +221,8 @@ class Monitor:
         elif self.valve_was_open and not self.release_checked:
             self._check_release()           # release phase shorter than the check time
         if pumping:
+            self._streak(0, dt_ms)
+            self._streak(1, dt_ms)
             if valve_open != self.valve_was_open:
                 self.stuck_toggles += 1
             if duty > 0:
@@ -233,18 +250,27 @@ class Monitor:
         if need < VENT_FLOOR_PA:
             need = VENT_FLOOR_PA
         if self.open_min_pa > need:
-            self.trip(FAULT_RELEASE_FAIL, self.open_min_pa)
+            frozen = self.same_run >= FROZEN_READINGS
+            self.trip(FAULT_SENSOR_STUCK if frozen else FAULT_RELEASE_FAIL, self.open_min_pa)
 
     # -- once per completed cycle --------------------------------------------
-    def cycle_end(self, target_pa, peak_pa, period_ms):
-        """No-vacuum and weak-pump tracking. Returns True while the last
+    def _streak(self, mode, dt_ms):
+        if self.bad[mode]:
+            self.bad_ms[mode] += dt_ms
+            if self.bad_ms[mode] >= self.cfg.no_vacuum_ms:
+                self.trip(FAULT_NO_VACUUM, self.vacuum_pa)
+
+    def cycle_end(self, mode, target_pa, peak_pa, period_ms):
+        """No-vacuum and weak-pump tracking for a finished cycle of `mode`
+        (stimulation or expression). Returns True while the last
         WEAK_CYCLES cycles all fell short of target by WEAK_MARGIN_PA."""
         if peak_pa * 2 < target_pa:
-            self.bad_ms += period_ms
-            if self.bad_ms >= self.cfg.no_vacuum_ms:
-                self.trip(FAULT_NO_VACUUM, peak_pa)
+            if not self.bad[mode]:
+                self.bad[mode] = True
+                self.bad_ms[mode] = period_ms        # the streak began with this cycle
         else:
-            self.bad_ms = 0
+            self.bad[mode] = False
+            self.bad_ms[mode] = 0
         if peak_pa < target_pa - WEAK_MARGIN_PA:
             if self.weak_cycles < WEAK_CYCLES:
                 self.weak_cycles += 1

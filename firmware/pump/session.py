@@ -11,9 +11,10 @@ after a pause timeout, or the end of a program. A rest step inside a
 started program does resume pumping by itself (that is what the power
 program is); pausing and stopping are always one press away.
 
-Mode and program changes take effect at the next cycle boundary (at most one
-cycle, 0.6-1 s with the default profiles), so a suction or release phase is
-never cut short: a shortened release would not vent.
+Mode, program-step and level changes take effect at the next cycle boundary
+(at most one cycle, 0.6-1 s with the default profiles): a suction or release
+phase is never cut short (a shortened release would not vent) and every
+cycle has one target, so the peak correction learns from whole cycles.
 """
 from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_PROGRAM, EV_START, EV_STOP,
                         END_AUTO_OFF, END_FAULT, END_NONE, END_PAUSE_TIMEOUT, END_STOP, FAULT_NONE,
@@ -71,6 +72,7 @@ class Session:
         self.override = MODE_NONE
         self.cycle_mode = MODE_NONE
         self.level_mode = MODE_NONE     # whose level sets this cycle's target
+        self.cycle_target_pa = 0        # fixed for the cycle at its start
         self.mixed_i = 0
         self.step = 0
         self.step_left_ms = 0
@@ -214,6 +216,8 @@ class Session:
         self.mixed_i = 0
         self.cycle_mode = self._next_cycle_mode()
         self.cycle.start(self.p.modes[self.cycle_mode])
+        self.cycle_target_pa = self._level_target_pa()
+        self.control.new_target(self.cycle_mode, self.cycle_target_pa)
         self.peak_pa = 0
         self.in_suction = False
 
@@ -241,14 +245,10 @@ class Session:
             self.step_left_ms += steps[self.step].duration_ms
             self._enter_step()
 
-    def target_pa(self):
-        """The current level's target for the running cycle. Mixed cycles use
-        the mixed level; after a mode change the old mode's level holds until
-        its cycle ends."""
-        cm = self.cycle_mode
-        if cm == MODE_NONE:
-            return 0
-        return self.p.modes[cm].targets_pa[self.levels[self.level_mode] - 1]
+    def _level_target_pa(self):
+        """The level's target for the cycle about to start. Mixed cycles use
+        the mixed level."""
+        return self.p.modes[self.cycle_mode].targets_pa[self.levels[self.level_mode] - 1]
 
     def _pump(self, dt_ms):
         """Advance the cycle and control; returns the shaped setpoint."""
@@ -256,12 +256,14 @@ class Session:
         mon = self.monitor
         ctl = self.control
         if cyc.advance(dt_ms):
-            target = self.target_pa()
+            target = self.cycle_target_pa
             mode = self.p.modes[self.cycle_mode]
-            self.weak = mon.cycle_end(target, self.peak_pa, mode.period_ms)
+            self.weak = mon.cycle_end(self.cycle_mode, target, self.peak_pa, mode.period_ms)
             ctl.end_cycle(self.cycle_mode, target, self.peak_pa, mode.suction_ms)
             self.cycle_mode = self._next_cycle_mode()
             cyc.load(self.p.modes[self.cycle_mode])
+            self.cycle_target_pa = self._level_target_pa()
+            ctl.new_target(self.cycle_mode, self.cycle_target_pa)
             self.peak_pa = 0
             self.in_suction = False
         if mon.fresh and mon.vacuum_pa > self.peak_pa:
@@ -274,8 +276,7 @@ class Session:
         if not self.in_suction:
             self.in_suction = True
             mon.suction_start()
-        target = self.target_pa()
-        sp = cyc.setpoint_pa(target)
+        sp = cyc.setpoint_pa(self.cycle_target_pa, dt_ms if dt_ms < 50 else 50)
         duty = ctl.update(dt_ms, sp, mon.vacuum_pa, cyc.phase_ms >= cyc.ramp_ms, self.cycle_mode)
         if duty and not mon.motor_allowed(dt_ms, duty, ctl.internal_setpoint(sp, self.cycle_mode)):
             ctl.off()
@@ -299,7 +300,7 @@ class Session:
         out.mode = self.mode
         out.cycle_mode = self.cycle_mode
         out.setpoint_pa = sp
-        out.target_pa = self.target_pa() if self.state == STATE_RUNNING else 0
+        out.target_pa = self.cycle_target_pa if self.state == STATE_RUNNING else 0
         out.vacuum_pa = self.monitor.vacuum_pa
         out.fault = self.monitor.fault or self.ended_fault
         out.weak = self.weak and self.state == STATE_RUNNING

