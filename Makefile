@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STUBS  := .stubs/.installed
 
-.PHONY: help venv test soak sim bench clean
+.PHONY: help venv test soak sim bench flash profiles-check profiles-push profiles-pull logs repl clean
 
 help:
 	@echo "make test    set up .venv and run every host check (core, parity, compile, properties)"
@@ -13,6 +13,11 @@ help:
 	@echo "             (SCENARIO=tools/scenarios/power.json RUNTIME=micropython for others)"
 	@echo "make bench   measure the budgets (heap, per-tick cost, size, sim speed, accuracy, detection)"
 	@echo "make soak    long randomized safety runs (hypothesis, many examples)"
+	@echo "make flash BOARD=pico [PORT=auto] [PROFILES=1]   compile and copy the firmware with mpremote"
+	@echo "make profiles-check FILE=...   validate a profiles file with the firmware's own validator"
+	@echo "make profiles-push FILE=... [PORT=]   validate, then replace the board's profiles.json atomically"
+	@echo "make profiles-pull [PORT=]     fetch the board's profiles.json (profiles.board.json)"
+	@echo "make logs [PORT=]   pull the board's session log;  make repl [PORT=]"
 	@echo "make clean   remove the virtual environment and build output"
 
 $(STAMP): requirements.txt
@@ -47,6 +52,30 @@ sim: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tools.bench
+
+# -- a real board (or the virtual one: PORT=socket://127.0.0.1:7777) --------
+BOARD ?= pico
+PORT  ?= auto
+FILE  ?= profiles.json
+FLASH_ARGS = $(if $(filter 1 yes true,$(PROFILES)),--profiles,)
+
+flash: $(STAMP)
+	$(PY) -m tools.deploy flash $(BOARD) --port $(PORT) $(FLASH_ARGS)
+
+profiles-check: $(STAMP)
+	$(PY) -m tools.deploy profiles-check $(FILE)
+
+profiles-push: $(STAMP)
+	$(PY) -m tools.deploy profiles-push $(FILE) --port $(PORT)
+
+profiles-pull: $(STAMP)
+	$(PY) -m tools.deploy profiles-pull --port $(PORT)
+
+logs: $(STAMP)
+	$(PY) -m tools.deploy logs --port $(PORT)
+
+repl: $(STAMP)
+	$(VENV)/bin/mpremote connect $(PORT) repl
 
 clean:
 	rm -rf $(VENV) build out .pytest_cache .hypothesis

@@ -18,9 +18,13 @@ import sys
 
 from hw.sensors import NEW, SensorError
 from hw.watchdog import Watchdog
-from pump.codes import FAULT_CONFIG_INVALID, FAULT_NONE, FAULT_WATCHDOG_RESET, STATE_DONE, STATE_IDLE, STATE_RUNNING
+from pump.codes import (END_AUTO_OFF, END_FAULT, END_STOP, EV_POWER_DAYS, EV_START, FAULT_CONFIG_INVALID, FAULT_NONE,
+                        FAULT_WATCHDOG_RESET, STATE_DONE, STATE_FAULT, STATE_IDLE, STATE_PAUSED, STATE_RESTING,
+                        STATE_RUNNING)
 from pump.limits import TRIP_HEADROOM_MMHG, mmhg_to_pa
+from pump.record import Record
 from pump.safety import SafetyConfig
+from pump.schedule import SCHED_MISSED, SCHED_NAMES, SCHED_NONE
 from pump.session import Session
 
 BOARD_FILE = "board.json"
@@ -35,6 +39,12 @@ MIN_PLAUSIBLE_PA = -mmhg_to_pa(TRIP_HEADROOM_MMHG)
 # ~1 kPa a day). Larger offsets are not absorbed: they stay faults.
 REZERO_AFTER_MS = 5000
 REZERO_WINDOW_PA = mmhg_to_pa(8)
+# Power pumping "for the next days": three sessions, one a day at most (a
+# power session counts when it ran 20 min or more; a day is 20 h apart).
+POWER_DAYS = 3
+POWER_MIN_S = 20 * 60
+POWER_GAP_S = 20 * 3600
+SINCE_CAP_S = 30 * 86400
 # Only needed while booting (see release_boot_modules).
 BOOT_MODULES = ("pump.profiles", "pump.checks", "pump.defaults", "hw.board", "hw.factory")
 
@@ -69,10 +79,13 @@ def safety_config(board, profiles, sensor):
 
 
 class App:
-    def __init__(self, machine, clock, board, profiles, hardware, notice=FAULT_NONE, sensor_fault=FAULT_NONE):
+    def __init__(self, machine, clock, board, profiles, hardware, notice=FAULT_NONE, sensor_fault=FAULT_NONE,
+                 log=None, board_id="", wall_s=None):
         """hardware: factory.build()'s drivers, the sensor already begun;
         sensor_fault: the code its begin() failed with (then reported on
-        every tick: the person sees the blink code, nothing pumps)."""
+        every tick: the person sees the blink code, nothing pumps);
+        log: the SessionLog (None: sessions are not recorded); wall_s: the
+        wall clock at boot in seconds since 2000, None when it is not set."""
         self.machine = machine
         self.clock = clock
         self.watchdog_ms = board.watchdog_ms
@@ -91,6 +104,27 @@ class App:
         self.reading = None              # what the last tick read (Pa or None)
         self.rezero = hasattr(self.sensor, "ambient_pa")
         self.vented_ms = 0
+        # Session record, log and schedule.
+        self.log = log
+        self.board_id = board_id
+        self.board_name = board.name
+        self.program_names = tuple(p.name for p in profiles.programs)
+        self.record = Record()
+        self.seq = 0
+        self.prev_state = STATE_IDLE
+        self.wall0_s = wall_s
+        self.uptime_s = 0
+        self.sub_ms = 0
+        self.since_last_s = None         # since the last session started on this boot
+        self.since_power_s = None        # since the last counted power session on this boot
+        self.schedule = profiles.schedule
+        self.sched = SCHED_NONE
+        self.sched_due_s = None
+        self.check_ms = 0
+        self.standard = profiles.program_index("standard")
+        self.catch_up = profiles.program_index("catch_up")
+        self.power = profiles.program_index("power")
+        self.choose_program()
 
     def step(self, now_ms):
         """One control tick at time now_ms (ticks_ms). Returns the outputs."""
@@ -104,19 +138,125 @@ class App:
         n = self.buttons.poll(dt, s.state)
         i = 0
         while i < n:
-            s.press(self.buttons.events[i])
+            ev = self.buttons.events[i]
+            if ev == EV_POWER_DAYS:
+                self.toggle_power_days()
+            else:
+                if ev == EV_START and (s.state == STATE_IDLE or s.state == STATE_DONE):
+                    self.begin_record(True)          # written now, before the motor starts
+                s.press(ev)
             i += 1
         out = s.tick(dt, reading, fault)
         self.motor.set(out.duty_u16)
         self.valve.set_open(out.valve_open)
         if self.rezero:
             self.track_ambient(dt, out.state, reading)
+        if out.state != self.prev_state:
+            self.transition(self.prev_state, out)
+            self.prev_state = out.state
+        self.record.update(dt, out)
+        self.keep_time(dt)
         self.indicator.update(dt, out)
         if self.wdt is None and out.state == STATE_RUNNING:
             self.start_watchdog()
         if self.wdt is not None:
             self.wdt.feed()
         return out
+
+    # -- session record and log (writes only while the motor is off) -------
+    def begin_record(self, write):
+        log = self.log
+        self.seq = (log.state["seq"] if log is not None else self.seq) + 1
+        boots = log.state["boots"] if log is not None else 0
+        self.record.start(self.seq, self.wall_now(), self.uptime_s, boots, self.session.program, SCHED_NAMES[self.sched])
+        self.since_last_s = 0
+        if log is not None:
+            log.started(self.record)
+            if write:
+                log.begin(self.record, self.board_id, self.board_name, self.program_names)
+
+    def transition(self, prev, out):
+        st = out.state
+        rec = self.record
+        if (st == STATE_RUNNING or st == STATE_PAUSED or st == STATE_RESTING) and not rec.active:
+            self.begin_record(False)         # started without a button: written at the next pause, rest or end
+        if rec.active:
+            if st == STATE_FAULT:
+                rec.fault(out.fault)
+                self.end_record(END_FAULT)
+            elif st == STATE_IDLE or st == STATE_DONE:
+                self.end_record(self.session.end_reason)
+            elif (st == STATE_PAUSED or st == STATE_RESTING) and self.log is not None:
+                self.log.progress(rec, self.board_id, self.board_name, self.program_names)
+        if st == STATE_IDLE or st == STATE_DONE:
+            self.choose_program()            # back to idle: what the next start runs
+
+    def end_record(self, end):
+        rec = self.record
+        rec.finish(end)
+        log = self.log
+        if rec.program == self.power and rec.duration_ms // 1000 >= POWER_MIN_S and \
+                (end == END_AUTO_OFF or end == END_STOP) and log is not None and log.state["power_left"] > 0:
+            log.state["power_left"] -= 1
+            log.state["power_last_s"] = rec.start_s
+            self.since_power_s = 0
+        if log is not None:
+            log.end(rec, self.board_id, self.board_name, self.program_names)
+
+    def toggle_power_days(self):
+        """Idle: power pumping once a day for the next days, on or off."""
+        log = self.log
+        if log is None:
+            return
+        log.state["power_left"] = 0 if log.state["power_left"] > 0 else POWER_DAYS
+        log.save_state()
+        self.choose_program()
+
+    def choose_program(self):
+        """The program the next start runs: power on a power day, catch_up
+        after a missed session, otherwise standard (the person can still
+        change it with a long press)."""
+        log = self.log
+        prog = self.standard
+        if log is not None and log.state["power_left"] > 0:
+            last = log.state["power_last_s"]
+            now = self.wall_now()
+            if self.since_power_s is not None:
+                due = self.since_power_s >= POWER_GAP_S
+            elif last is not None and now is not None:
+                due = now - last >= POWER_GAP_S
+            else:
+                due = True
+            if due:
+                prog = self.power
+        if prog == self.standard and self.sched == SCHED_MISSED:
+            prog = self.catch_up
+        self.session.select_program(prog)
+
+    # -- time and the schedule (integers only: this runs every tick) --------
+    def wall_now(self):
+        return None if self.wall0_s is None else self.wall0_s + self.uptime_s
+
+    def keep_time(self, dt):
+        self.sub_ms += dt
+        while self.sub_ms >= 1000:
+            self.sub_ms -= 1000
+            self.uptime_s += 1
+            if self.since_last_s is not None and self.since_last_s < SINCE_CAP_S:
+                self.since_last_s += 1
+            if self.since_power_s is not None and self.since_power_s < SINCE_CAP_S:
+                self.since_power_s += 1
+        self.check_ms += dt
+        if self.check_ms >= 1000 and self.schedule is not None:
+            self.check_ms = 0
+            last = self.log.state["last_start_s"] if self.log is not None else None
+            sched = self.schedule.state(self.wall_now(), last, self.since_last_s)
+            if sched != self.sched:
+                self.sched = sched
+                self.indicator.sched = sched
+                st = self.session.state
+                if st == STATE_IDLE or st == STATE_DONE:
+                    self.choose_program()
 
     def track_ambient(self, dt, state, reading):
         if state != STATE_IDLE and state != STATE_DONE:
@@ -168,18 +308,26 @@ def load_board(text):
     return board_mod.load(raw)
 
 
-def boot(machine, clock, read_text=None):
+def boot(machine, clock, read_text=None, log=None, wall=None):
     """Load board and profiles, build the app. Raises BoardError when the
     board file is missing or invalid, or its sensor cannot see the limit.
     A broken profiles.json only prints its errors: the defaults are in force
-    and the indicator shows config_invalid."""
+    and the indicator shows config_invalid.
+
+    On the board (read_text None) the session log lives on the flash and
+    the wall clock is the clock module's localtime(); host runs pass a
+    SessionLog or nothing, and `wall` (a localtime()-like tuple) or None."""
     from hw import board as board_mod
     from hw import factory
     from pump import profiles as profiles_mod
     if read_text is None:
-        from hw.store import read_text
+        from hw import store
+        from hw.sessionlog import SessionLog
+        read_text = store.read_text
+        log = SessionLog()
+        wall = clock.localtime()
     board, errors = load_board(read_text(BOARD_FILE))
-    if errors:
+    if board is None:
         raise BoardError(errors)
     profiles, perrors = profiles_mod.load_or_defaults(read_text(PROFILES_FILE))
     for e in perrors:
@@ -202,7 +350,18 @@ def boot(machine, clock, read_text=None):
         notice = FAULT_CONFIG_INVALID
     elif machine.reset_cause() == machine.WDT_RESET:
         notice = FAULT_WATCHDOG_RESET
-    return App(machine, clock, board, profiles, hardware, notice, sensor_fault)
+    from pump.record import seconds_2000
+    board_id = "".join("%02x" % b for b in machine.unique_id())
+    if log is not None:
+        try:
+            cut = log.boot(board_id, board.name, [p.name for p in profiles.programs])
+            if cut is not None:
+                print("session %d was cut short (power cut or reset): logged" % cut["seq"])
+        except OSError as e:
+            print("session log unavailable:", e)
+            log = None
+    return App(machine, clock, board, profiles, hardware, notice, sensor_fault, log, board_id,
+               seconds_2000(wall) if wall is not None else None)
 
 
 def release_boot_modules():

@@ -210,6 +210,28 @@ def test_notices_show_in_idle():
     assert flashes(pattern(STATE_IDLE, notice=FAULT_CONFIG_INVALID, ms=3000)) == 3
 
 
+def test_schedule_due_and_missed_show_in_idle():
+    from pump.schedule import SCHED_DUE, SCHED_MISSED
+    idle = pattern(STATE_IDLE)
+    due = [led_on(STATE_IDLE, 0, 0, False, t, SCHED_DUE) for t in range(0, 6000, 10)]
+    missed = [led_on(STATE_IDLE, 0, 0, False, t, SCHED_MISSED) for t in range(0, 6000, 10)]
+    assert len({tuple(idle), tuple(due), tuple(missed)}) == 3
+    assert flashes(due) == 3 and flashes(missed) == 6                 # 0.5 Hz; long-short every 2 s
+
+
+def test_a_due_session_beeps_once_long(world):
+    from pump.schedule import SCHED_DUE
+    ind = Indicator(machine.Pin(25, machine.Pin.OUT), True, machine.PWM(machine.Pin(18), freq=2700, duty_u16=0))
+    out = Outputs()
+    ind.update(10, out)
+    ind.sched = SCHED_DUE
+    tones = []
+    for _ in range(300):
+        ind.update(10, out)
+        tones.append(world.pwm_duty(18) > 0)
+    assert flashes(tones) == 1 and sum(tones) == 40            # one 400 ms beep
+
+
 def test_weak_warning_while_running():
     assert not all(pattern(STATE_RUNNING, weak=True))
 

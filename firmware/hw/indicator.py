@@ -6,17 +6,22 @@ LED patterns (period, on-intervals), chosen to be told apart at a glance:
   dark blink every second.
 - paused: 1 Hz, half on.  resting: a 200 ms glow every 2 s.
 - idle: a 50 ms heartbeat every 3 s; with a notice, 2 (watchdog reset) or
-  3 (config_invalid: defaults in force) quick flashes instead.
+  3 (config_invalid: defaults in force) quick flashes instead; when a
+  scheduled session is due, a slow blink (1 s on, 1 s off); when it was
+  missed, long-short (600 ms on, 200 off, 200 on, 1 s off).
 - done (auto-off): 100 ms every second.
 - fault: a blink code, N flashes for fault code N (over_vacuum 1,
   sensor_range 2, sensor_stale 3, sensor_stuck 4, sensor_io 5,
   release_fail 6, no_vacuum 7), then a 1.5 s pause.
-The buzzer beeps once on start, twice on stop or auto-off, N times when
+The buzzer beeps once on start, twice on stop or auto-off, one long beep
+when a scheduled session falls due and two when it is missed, N times when
 program N is selected (1 standard, 2 power, 3 catch_up, ...), and sounds a
 long tone on a trip, repeated every 10 s while the fault stands. The LED
 flashes the program number the same way when one is selected in idle.
 """
 from micropython import const
+
+from pump.schedule import SCHED_DUE, SCHED_MISSED
 
 from pump.codes import (FAULT_CONFIG_INVALID, FAULT_NONE, FAULT_WATCHDOG_RESET, STATE_DONE, STATE_FAULT,
                         STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
@@ -25,6 +30,7 @@ FLASH_ON_MS = const(200)
 FLASH_OFF_MS = const(300)
 CODE_GAP_MS = const(1500)
 BEEP_MS = const(80)
+LONG_BEEP_MS = const(400)
 FAULT_TONE_MS = const(1000)
 FAULT_REPEAT_MS = const(10000)
 # The least common multiple of every pattern period (1, 2, 3 s and the
@@ -40,7 +46,7 @@ def _flashes(t, n, period, on_ms=60, gap_ms=140):
     return k < n and t % (on_ms + gap_ms) < on_ms
 
 
-def led_on(state, fault, notice, weak, t_ms):
+def led_on(state, fault, notice, weak, t_ms, sched=0):
     """The LED level for a state at time t_ms (pure; tested directly)."""
     if state == STATE_RUNNING:
         return not (weak and t_ms % 1000 < 100)
@@ -59,6 +65,11 @@ def led_on(state, fault, notice, weak, t_ms):
         return _flashes(t_ms, 3, 3000)
     if notice == FAULT_WATCHDOG_RESET:
         return _flashes(t_ms, 2, 3000)
+    if sched == SCHED_DUE:
+        return t_ms % 2000 < 1000
+    if sched == SCHED_MISSED:
+        t = t_ms % 2000
+        return t < 600 or 800 <= t < 1000
     return t_ms % 3000 < 50
 
 
@@ -76,6 +87,9 @@ class Indicator:
         self.display = display
         self.state = STATE_IDLE
         self.program = -1
+        self.sched = 0                  # pump.schedule SCHED_*: due/missed shown while idle
+        self.sched_shown = 0
+        self.beep_len = BEEP_MS
         self.show_program_ms = 0        # LED shows the program number while > 0
         self.t = 0                      # pattern time, wraps at PATTERN_WRAP_MS
 
@@ -91,11 +105,16 @@ class Indicator:
                 self.beeps = out.program + 1
                 self.show_program_ms = 3000
             self.program = out.program
+        if self.sched != self.sched_shown:
+            if out.state == STATE_IDLE and (self.sched == SCHED_DUE or self.sched == SCHED_MISSED):
+                self.beeps = 1 if self.sched == SCHED_DUE else 2
+                self.beep_len = LONG_BEEP_MS
+            self.sched_shown = self.sched
         if self.show_program_ms > 0:
             self.show_program_ms -= dt_ms
             lit = _flashes(3000 - self.show_program_ms, out.program + 1, 3000, 150, 250)
         else:
-            lit = led_on(out.state, out.fault, out.notice, out.weak, t)
+            lit = led_on(out.state, out.fault, out.notice, out.weak, t, self.sched)
         level = self.on_level if lit else 1 - self.on_level
         if level != self.led_level:
             self.led.value(level)
@@ -124,8 +143,10 @@ class Indicator:
                 self.tone_left = FAULT_TONE_MS
         elif self.beeps > 0 and self.tone_left <= 0 and self.gap_left <= 0:
             self.beeps -= 1
-            self.tone_left = BEEP_MS
-            self.gap_left = 3 * BEEP_MS
+            self.tone_left = self.beep_len
+            self.gap_left = 3 * self.beep_len
+            if self.beeps == 0:
+                self.beep_len = BEEP_MS
         sound = self.tone_left > 0
         if self.tone_left > 0:
             self.tone_left -= dt_ms

@@ -8,15 +8,16 @@ What a press means depends on the state, so that the safety-relevant
 actions act on the press itself, not on its release:
 - start/stop: while a session runs, pauses or rests, or in a fault, DOWN is
   stop (immediate); idle or done: SHORT starts, LONG selects the next program.
-- let-down: SHORT toggles stimulation/expression; LONG pauses or resumes.
+- let-down: SHORT toggles stimulation/expression; LONG pauses or resumes;
+  in idle, LONG switches power pumping for the next days on or off.
 - level up / level down: DOWN, so lowering the vacuum is never delayed.
 - pause (optional button): DOWN pauses or resumes.
 A press that acted on DOWN is consumed: its release starts nothing.
 """
 from micropython import const
 
-from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_PROGRAM, EV_START, EV_STOP,
-                        STATE_DONE, STATE_IDLE)
+from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_POWER_DAYS, EV_PROGRAM, EV_START,
+                        EV_STOP, STATE_DONE, STATE_IDLE)
 
 PRESS_NONE = const(0)
 PRESS_DOWN = const(1)
@@ -83,7 +84,7 @@ def event_for(button, kind, state):
         if kind == PRESS_SHORT:
             return EV_LETDOWN
         if kind == PRESS_LONG:
-            return EV_PAUSE
+            return EV_POWER_DAYS if idle else EV_PAUSE
     elif kind == PRESS_DOWN:
         if button == BTN_LEVEL_UP:
             return EV_LEVEL_UP

@@ -27,8 +27,9 @@ EV_LETDOWN = const(4)        # let-down / mode toggle
 EV_LEVEL_UP = const(5)
 EV_LEVEL_DOWN = const(6)
 EV_PROGRAM = const(7)        # select the next program (idle only)
+EV_POWER_DAYS = const(8)     # idle: power pumping for the next days, on/off (app-level)
 EVENT_NAMES = ("", "start", "stop", "pause", "letdown", "level_up",
-               "level_down", "program")
+               "level_down", "program", "power_days")
 
 # Fault codes (DESIGN.md contract). Trips are 1..7; session_limit ends a
 # session and is not a fault; config_invalid and watchdog_reset are notices.

@@ -54,13 +54,14 @@ class Profiles:
     """Validated profiles. modes[MODE_STIMULATION], modes[MODE_EXPRESSION],
     modes[MODE_MIXED]; programs in select order."""
 
-    def __init__(self, limit_pa, max_session_ms, pause_timeout_ms, no_vacuum_ms, modes, programs):
+    def __init__(self, limit_pa, max_session_ms, pause_timeout_ms, no_vacuum_ms, modes, programs, schedule=None):
         self.limit_pa = limit_pa
         self.max_session_ms = max_session_ms
         self.pause_timeout_ms = pause_timeout_ms
         self.no_vacuum_ms = no_vacuum_ms
         self.modes = modes
         self.programs = programs
+        self.schedule = schedule          # pump.schedule.Schedule or None
 
     def program_index(self, name):
         for i in range(len(self.programs)):

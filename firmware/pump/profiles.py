@@ -18,6 +18,7 @@ from pump.checks import join as _join
 from pump.checks import show as _show
 from pump.defaults import DEFAULT_PROFILES
 from pump.model import Mixed, Mode, Profiles, Program, Step
+from pump.schedule import Schedule
 
 VERSION = 1
 # The three programs the firmware, the simulator and the session schedule
@@ -231,7 +232,7 @@ def load(raw):
     c = _Checker()
     if not isinstance(raw, dict):
         return None, ["profiles: " + _show(raw) + " is not an object"]
-    c.obj(raw, "", ("version", "limits", "modes", "programs"))
+    c.obj(raw, "", ("version", "limits", "modes", "programs"), optional=("schedule",))
     if "version" in raw and raw["version"] != VERSION:
         c.error("version", "%s is not supported (this firmware reads version %d)" % (_show(raw["version"]), VERSION))
         return None, c.errors
@@ -266,10 +267,55 @@ def load(raw):
         names += sorted(n for n in raw_programs if n not in REQUIRED_PROGRAMS)
         for name in names:
             programs.append(_program(c, raw_programs[name], name, modes, session))
+    schedule = _schedule(c, raw["schedule"]) if "schedule" in raw else None
     if c.errors or max_mmhg is None or session is None or pause is None or no_vac is None:
         return None, c.errors
     return Profiles(limits.mmhg_to_pa(max_mmhg), _round(session * 60000), _round(pause * 60000),
-                    _round(no_vac * 1000), tuple(modes), tuple(programs)), []
+                    _round(no_vac * 1000), tuple(modes), tuple(programs), schedule), []
+
+
+def _hhmm(c, v, path):
+    """Minutes after midnight from "HH:MM", or None (with the error)."""
+    ok = isinstance(v, str) and len(v) == 5 and v[2] == ":" and v[:2].isdigit() and v[3:].isdigit()
+    if ok:
+        h, m = int(v[:2]), int(v[3:])
+        if h < 24 and m < 60:
+            return h * 60 + m
+    c.error(path, _show(v) + " is not a time of day (\"HH:MM\", 00:00-23:59)")
+    return None
+
+
+def _schedule(c, raw):
+    """A Schedule from {"every_min"} or {"times"}, with "grace_min"."""
+    path = "schedule"
+    if not isinstance(raw, dict):
+        c.error(path, _show(raw) + " is not an object")
+        return None
+    kinds = [k for k in ("every_min", "times") if k in raw]
+    if len(kinds) != 1:
+        c.error(path, 'needs either "every_min" or "times", has %s' % (" and ".join(kinds) or "neither"))
+        return None
+    c.obj(raw, path, (kinds[0], "grace_min"))
+    grace = c.number(raw["grace_min"], path + ".grace_min", 5, 180, integer=True) if "grace_min" in raw else None
+    if kinds[0] == "every_min":
+        every = c.number(raw["every_min"], path + ".every_min", 60, 720, integer=True)
+        if every is None or grace is None:
+            return None
+        return Schedule(every_min=every, grace_min=grace)
+    times = raw["times"]
+    if not isinstance(times, list) or not 1 <= len(times) <= 12:
+        c.error(path + ".times", "needs a list of 1 to 12 times of day")
+        return None
+    mins = []
+    for i in range(len(times)):
+        m = _hhmm(c, times[i], "%s.times[%d]" % (path, i))
+        if m is not None and m in mins:
+            c.error("%s.times[%d]" % (path, i), "%s appears twice" % _show(times[i]))
+            m = None
+        mins.append(m)
+    if None in mins or grace is None:
+        return None
+    return Schedule(times_min=mins, grace_min=grace)
 
 
 def loads(text):

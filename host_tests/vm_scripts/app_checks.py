@@ -255,8 +255,7 @@ def c_broken_profiles():
     os.chdir(HERE)
     import app
     from pump import profiles
-    a = app.boot(machine, FTIME)
-    os.chdir(ROOT)
+    a = app.boot(machine, FTIME)                 # the board path: files and the log in the flash folder
     out = a.step(FTIME.ticks_ms())
     defaults = profiles.defaults()
     same = [m.targets_pa for m in a.session.p.modes[:2]] == [m.targets_pa for m in defaults.modes[:2]]
@@ -268,6 +267,7 @@ def c_broken_profiles():
         out = a.step(FTIME.ticks_ms())
         if out.state == 1:
             hi = max(hi, out.target_pa)
+    os.chdir(ROOT)
     check("broken_profiles_session_runs_default_targets", out.state == 1 and hi == defaults.modes[0].targets_pa[4],
           "state %d fault %d target %d" % (out.state, out.fault, hi))
 

@@ -88,9 +88,12 @@ class Link:
 
 
 class Engine:
-    def __init__(self, spec, firmware_files):
+    def __init__(self, spec, firmware_files, log_dir=None):
         """spec: the resolved scenario; firmware_files: name -> text for the
-        board's flash (board.json, profiles.json)."""
+        board's flash (board.json, profiles.json); log_dir: a folder that
+        plays the flash for the session log (None: no log). spec may carry
+        "wall_start_s": the board's clock at t=0 in seconds since 2000."""
+        self.log_dir = log_dir
         self.spec = spec
         self.files = firmware_files
         self.board = spec["board"]
@@ -136,7 +139,14 @@ class Engine:
         if self.disconnected:
             disconnect(w, self.attached, True)
         files = self.files
-        self.app = app_mod.boot(machine, w.clock, lambda name: files.get(name))
+        log = wall = None
+        if self.log_dir is not None:
+            from hw.sessionlog import SessionLog
+            log = SessionLog(self.log_dir)
+        if self.spec.get("wall_start_s") is not None:
+            from pump.record import civil
+            wall = civil(self.spec["wall_start_s"] + at_ms // 1000)
+        self.app = app_mod.boot(machine, w.clock, lambda name: files.get(name), log, wall)
         self.tick_ms = self.app.tick_ms
 
     def now_ms(self):

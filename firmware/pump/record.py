@@ -1,0 +1,172 @@
+"""The session record: what one session was, as the log stores it.
+
+`Record` is filled tick by tick from the session's outputs with integer
+arithmetic only (it runs on the control path and allocates nothing there);
+`line()` turns it into one log line at the end, between sessions, when
+allocation is fine. The format is docs/session-log.md (record version 1):
+the JSON text, a tab, its CRC-32 in hex, a newline, so a line torn by a
+power cut is recognised and skipped, never misread.
+
+Wall time is counted in seconds since 2000-01-01 from the `localtime()`
+tuple, whatever epoch the port's time.time() uses; a year before 2024 means
+the board's clock was never set.
+"""
+import json
+
+from binascii import crc32
+
+from pump.codes import (END_NAMES, FAULT_NAMES, MODE_EXPRESSION, MODE_MIXED, MODE_NAMES, MODE_STIMULATION,
+                        STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
+
+VERSION = 1
+CLOCK_SET_YEAR = 2024
+MAX_FAULTS = 8
+_MDAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _leap(y):
+    return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+
+
+def seconds_2000(t):
+    """Seconds since 2000-01-01 00:00 from a (year, month, day, hour, minute,
+    second, ...) tuple, or None when the clock is not set."""
+    y, mo, d = t[0], t[1], t[2]
+    if y < CLOCK_SET_YEAR:
+        return None
+    days = d - 1
+    for yy in range(2000, y):
+        days += 366 if _leap(yy) else 365
+    for m in range(1, mo):
+        days += 29 if m == 2 and _leap(y) else _MDAYS[m - 1]
+    return ((days * 24 + t[3]) * 60 + t[4]) * 60 + t[5]
+
+
+def civil(s2000):
+    """(year, month, day, hour, minute, second) from seconds since 2000."""
+    days, rem = divmod(s2000, 86400)
+    y = 2000
+    while True:
+        n = 366 if _leap(y) else 365
+        if days < n:
+            break
+        days -= n
+        y += 1
+    m = 0
+    while True:
+        n = 29 if m == 1 and _leap(y) else _MDAYS[m]
+        if days < n:
+            break
+        days -= n
+        m += 1
+    return (y, m + 1, days + 1, rem // 3600, rem // 60 % 60, rem % 60)
+
+
+def iso(s2000):
+    """"YYYY-MM-DDTHH:MM:SS" from seconds since 2000, or None."""
+    if s2000 is None:
+        return None
+    return "%04d-%02d-%02dT%02d:%02d:%02d" % civil(s2000)
+
+
+def encode(obj):
+    """One log line: JSON, a tab, CRC-32 hex, newline."""
+    text = json.dumps(obj)
+    return "%s\t%08x\n" % (text, crc32(text.encode()) & 0xFFFFFFFF)
+
+
+def decode(line):
+    """The record of an intact line, or None for a torn or corrupt one."""
+    if not line.endswith("\n"):
+        return None
+    i = line.rfind("\t")
+    if i < 0:
+        return None
+    text = line[:i]
+    try:
+        if "%08x" % (crc32(text.encode()) & 0xFFFFFFFF) != line[i + 1:-1]:
+            return None
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+class Record:
+    def __init__(self):
+        self.mode_ms = [0, 0, 0, 0, 0]      # stimulation, expression, mixed, rest, paused
+        self.levels = [0, 0, 0]             # bit n = level n used, per mode
+        self.peak_pa = [0, 0]               # per cycle mode
+        self.faults = [0] * MAX_FAULTS
+        self.n_faults = 0
+        self.active = False
+        self.start(0, None, 0, 0, 0, "none")
+        self.active = False
+
+    def start(self, seq, start_s, uptime_s, boot, program, schedule):
+        self.seq = seq
+        self.start_s = start_s
+        self.uptime_s = uptime_s
+        self.boot = boot
+        self.program = program
+        self.schedule = schedule
+        self.duration_ms = 0
+        i = 0
+        while i < 5:
+            self.mode_ms[i] = 0
+            i += 1
+        self.levels[0] = self.levels[1] = self.levels[2] = 0
+        self.peak_pa[0] = self.peak_pa[1] = 0
+        self.n_faults = 0
+        self.end = 0
+        self.at_least = False
+        self.active = True
+
+    def update(self, dt_ms, out):
+        """Once per tick while a session is active (allocation-free)."""
+        if not self.active:
+            return
+        self.duration_ms += dt_ms
+        st = out.state
+        if st == STATE_RUNNING:
+            m = out.mode
+            if m >= 0:
+                self.mode_ms[m] += dt_ms
+                if out.level < 30:
+                    self.levels[m] |= 1 << out.level
+            cm = out.cycle_mode
+            if (cm == MODE_STIMULATION or cm == MODE_EXPRESSION) and out.vacuum_pa > self.peak_pa[cm]:
+                self.peak_pa[cm] = out.vacuum_pa
+        elif st == STATE_RESTING:
+            self.mode_ms[3] += dt_ms
+        elif st == STATE_PAUSED:
+            self.mode_ms[4] += dt_ms
+
+    def fault(self, code):
+        if self.active and self.n_faults < MAX_FAULTS:
+            self.faults[self.n_faults] = code
+            self.n_faults += 1
+
+    def finish(self, end):
+        self.end = end
+        self.active = False
+
+    def as_dict(self, board_id, board_name, program_names):
+        from pump.limits import pa_to_mmhg_x10
+        lv = {}
+        for m in (MODE_STIMULATION, MODE_EXPRESSION, MODE_MIXED):
+            lv[MODE_NAMES[m]] = [n for n in range(1, 30) if self.levels[m] >> n & 1]
+        return {
+            "v": VERSION, "board": board_id, "board_name": board_name, "seq": self.seq, "boot": self.boot,
+            "start": iso(self.start_s), "uptime_s": self.uptime_s, "duration_s": self.duration_ms // 1000,
+            "duration_at_least": self.at_least,
+            "program": program_names[self.program] if 0 <= self.program < len(program_names) else "?",
+            "mode_s": {"stimulation": self.mode_ms[0] // 1000, "expression": self.mode_ms[1] // 1000,
+                       "mixed": self.mode_ms[2] // 1000, "rest": self.mode_ms[3] // 1000,
+                       "paused": self.mode_ms[4] // 1000},
+            "levels": lv,
+            "peak_mmhg": {"stimulation": pa_to_mmhg_x10(self.peak_pa[0]) / 10,
+                          "expression": pa_to_mmhg_x10(self.peak_pa[1]) / 10},
+            "faults": [FAULT_NAMES[self.faults[i]] for i in range(self.n_faults)],
+            "end": END_NAMES[self.end] if self.end else None,
+            "schedule": self.schedule,
+        }

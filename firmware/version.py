@@ -1,0 +1,2 @@
+"""The firmware version, read back by `make flash` after flashing."""
+VERSION = "0.1.0"
