@@ -331,3 +331,34 @@ def test_log_files_behave_the_same_under_micropython(tmp_path):
     assert lines["rotation"] == "True 30 True True"
     assert lines["torn_current"] == "None False []"
     assert lines["power_cut"] == "9 power_cut True ['power_cut'] 2"
+
+
+def test_a_record_appended_after_a_torn_line_is_kept(tmp_path):
+    log = SessionLog(str(tmp_path), min_free=0)
+    a, b, c = records(3)
+    log.end(a, "b", "pico", ("standard",))
+    with open(tmp_path / "sessions.log", "a") as f:
+        f.write(encode(b.as_dict("b", "pico", ("standard",)))[:30])      # a power cut mid-write
+    log.end(c, "b", "pico", ("standard",))
+    assert [r["seq"] for r in log.records()] == [1, 3]
+
+
+def test_the_host_tools_import_what_the_firmware_writes(tmp_path):
+    """The contract from both sides: the firmware's writer, the host's reader."""
+    from tools.sessions import logfile
+    _, log, flash = run(tmp_path, [{"at_s": 1, "press": "start"}, {"at_s": 12, "press": "pause"},
+                                   {"at_s": 14, "press": "pause"},
+                                   {"at_s": 30, "fault": "power_cut", "duration_s": 2},
+                                   {"at_s": 40, "press": "start"}, {"at_s": 50, "press": "stop"}], 55,
+                        wall=seconds_2000((2026, 11, 28, 7, 0, 0)))
+    import subprocess
+    import sys
+    db = tmp_path / "s.db"
+    proc = subprocess.run([sys.executable, "-m", "tools.sessions", "--db", str(db), "import",
+                           str(flash / "sessions.log")], capture_output=True, text=True, cwd=paths.ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 new" in proc.stdout
+    again = subprocess.run([sys.executable, "-m", "tools.sessions", "--db", str(db), "import",
+                            str(flash / "sessions.log")], capture_output=True, text=True, cwd=paths.ROOT)
+    assert "0 new" in again.stdout and "2 already known" in again.stdout
+    assert logfile is not None

@@ -41,7 +41,7 @@ BUILD = os.path.join(paths.ROOT, "build")
 # Folders and top-level files the firmware owns on the board; anything else
 # (profiles.json, the session log, lib/ from mip) belongs to the person.
 FIRMWARE_DIRS = ("pump", "hw")
-LOG_FILE = "sessions.log"
+LOG_FILES = ("sessions.1.log", "sessions.log")          # older first (docs/session-log.md)
 
 
 class DeployError(Exception):
@@ -313,6 +313,22 @@ def pull(port, name, dest, out=print):
     out("wrote " + dest)
 
 
+def pull_logs(port, out_dir, db, out=print):
+    """Copy the board's session logs to out_dir and import them into the
+    history database (idempotent: pulling twice adds nothing)."""
+    board = Board(port)
+    text = board.exec("import os\nprint('FILES' + ' '.join(n for n in os.listdir() if n in %r))" % (LOG_FILES,))
+    names = [n for n in text.split("FILES", 1)[-1].split() if n in LOG_FILES]
+    if not names:
+        raise DeployError("the board has no session log yet (%s)" % ", ".join(LOG_FILES))
+    os.makedirs(out_dir, exist_ok=True)
+    local = [os.path.join(out_dir, n) for n in LOG_FILES if n in names]
+    board.run(*[("cp", ":" + os.path.basename(p), p) for p in local])
+    out("pulled " + ", ".join(local))
+    from tools.sessions.__main__ import main as sessions_main
+    return sessions_main(["--db", db, "import"] + local)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tools.deploy")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -331,7 +347,8 @@ def main(argv=None):
     q.add_argument("--out", default="profiles.board.json")
     lg = sub.add_parser("logs")
     lg.add_argument("--port", default="auto")
-    lg.add_argument("--out", default=os.path.join("out", LOG_FILE))
+    lg.add_argument("--out", default=os.path.join("out", "board-logs"))
+    lg.add_argument("--db", default="sessions.db")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "flash":
@@ -349,9 +366,7 @@ def main(argv=None):
         elif args.cmd == "profiles-pull":
             pull(args.port, "profiles.json", args.out)
         elif args.cmd == "logs":
-            if os.path.dirname(args.out):
-                os.makedirs(os.path.dirname(args.out), exist_ok=True)
-            pull(args.port, LOG_FILE, args.out)
+            return pull_logs(args.port, args.out, args.db)
     except DeployError as e:
         print("error: " + str(e), file=sys.stderr)
         return 1

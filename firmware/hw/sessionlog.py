@@ -119,12 +119,20 @@ class SessionLog:
     def _append(self, line):
         if self._size(LOG) + len(line) > self.max_bytes and self._size(LOG):
             os.rename(self.path(LOG), self.path(OLD_LOG))
-        if not self._room(len(line)):
+        if not self._room(len(line) + 1):
             self.skipped += 1
             return False
+        size = self._size(LOG)
         with open(self.path(LOG), "a") as f:
+            if size and not self._ends_with_newline(size):
+                f.write("\n")                   # a torn last line stays one bad line, not two
             f.write(line)
         return True
+
+    def _ends_with_newline(self, size):
+        with open(self.path(LOG), "rb") as f:
+            f.seek(size - 1)
+            return f.read(1) == b"\n"
 
     def records(self):
         """Every intact record, oldest first (for the board's own use and tests)."""

@@ -1,0 +1,236 @@
+"""python -m tools.sessions [--db PATH] COMMAND ...
+
+  import FILE [FILE ...]   import the board's log files (sessions.1.log, sessions.log; any order)
+  add SEQ [--board ID] [--volume-ml X] [--note TEXT]
+                           what the pump cannot measure, for session SEQ
+  add --start YYYY-MM-DDTHH:MM [--duration-min M] [--program P] [--volume-ml X] [--note TEXT]
+                           a session pumped without a record (marked manual)
+  report [--out DIR] [--days N] [--schedule profiles.json] [--now YYYY-MM-DDTHH:MM]
+  plan [--now YYYY-MM-DDTHH:MM] [--schedule profiles.json]
+
+The database is sessions.db in the current folder unless --db says otherwise.
+Exit status: 0 done; 1 import skipped some lines (every intact record was
+still imported); 2 unusable input (a file missing, a bad option or schedule).
+"""
+import argparse
+import os
+import sys
+
+from tools.sessions import logfile, plan as plan_mod
+from tools.sessions.store import MANUAL, MAX_VOLUME_ML, StoreError, open_store
+
+DEFAULT_DB = "sessions.db"
+DEFAULT_OUT = os.path.join("out", "sessions")
+
+
+class UsageError(Exception):
+    pass
+
+
+def _err(msg):
+    print(msg, file=sys.stderr)
+
+
+# -- import -------------------------------------------------------------------------
+
+def cmd_import(st, args):
+    status = 0
+    records, problems = [], []
+    for path in args.files:
+        if not os.path.exists(path):
+            _err("%s: no such file" % path)
+            status = 2
+            continue
+        if os.path.isdir(path):
+            _err("%s: is a folder, not a log file" % path)
+            status = 2
+            continue
+        try:
+            recs, probs = logfile.parse_file(path)
+        except OSError as e:
+            _err("%s: cannot read it (%s)" % (path, e.strerror or e))
+            status = 2
+            continue
+        records.extend(recs)
+        problems.extend(probs)
+    for p in problems:
+        _err(str(p))
+    res = st.import_records(records)
+    for rec, keys in res.conflicts:
+        _err("%s: board %s session %d was imported before with different content (%s); the first one is kept, "
+             "this one is set aside (if the board's files were erased, its session numbers started again)" % (
+                 rec.where, rec.data["board"], rec.data["seq"], ", ".join(keys)))
+    line = "%d new, %d already known" % (len(res.new), len(res.known))
+    if problems:
+        line += ", %d line%s skipped" % (len(problems), "" if len(problems) == 1 else "s")
+    if res.conflicts:
+        line += ", %d conflicting" % len(res.conflicts)
+    print(line)
+    if status == 0 and (problems or res.conflicts):
+        status = 1
+    return status
+
+
+# -- add ------------------------------------------------------------------------------
+
+def _resolve_board(st, board):
+    known = st.boards()
+    if board is None:
+        if not known:
+            raise UsageError("no board in the history yet: import its log first")
+        if len(known) > 1:
+            raise UsageError("several boards in the history, give --board: " +
+                             ", ".join("%s (%s)" % (b, n) for b, n in known))
+        return known[0]
+    if board == MANUAL:
+        return MANUAL, MANUAL
+    exact = [k for k in known if k[0] == board]
+    if exact:
+        return exact[0]
+    for pool in ([k for k in known if k[0].startswith(board)], [k for k in known if k[1] == board]):
+        if len(pool) == 1:
+            return pool[0]
+        if len(pool) > 1:
+            raise UsageError("--board %s matches several boards: %s" % (board, ", ".join(b for b, _ in pool)))
+    raise UsageError("no board %s in the history (%s)" % (
+        board, ", ".join("%s (%s)" % (b, n) for b, n in known) or "none yet: import its log first"))
+
+
+def _vol(v):
+    return "none" if v is None else "%g mL" % v
+
+
+def cmd_add(st, args):
+    if args.volume_ml is not None and not 0 <= args.volume_ml <= MAX_VOLUME_ML:
+        raise UsageError("--volume-ml %g is outside 0-%d mL" % (args.volume_ml, MAX_VOLUME_ML))
+    if args.start is not None:
+        if args.seq is not None or args.board is not None:
+            raise UsageError("--start adds a manual session: give it without SEQ and --board")
+        try:
+            start = plan_mod.parse_now(args.start)
+        except ValueError as e:
+            raise UsageError("--start: %s" % e)
+        if args.duration_min is not None and not 0 <= args.duration_min <= 600:
+            raise UsageError("--duration-min %g is outside 0-600" % args.duration_min)
+        seq = st.add_manual(start, int(round((args.duration_min or 0) * 60)), args.program or MANUAL,
+                            args.volume_ml, args.note)
+        print("added manual #%d: %s, %s, %s%s" % (
+            seq, start.strftime("%Y-%m-%d %H:%M"), args.program or MANUAL, _vol(args.volume_ml),
+            (", note: " + args.note) if args.note else ""))
+        return 0
+    if args.seq is None:
+        raise UsageError("give the session number (SEQ), or --start for a session without a record")
+    if args.duration_min is not None or args.program is not None:
+        raise UsageError("--duration-min and --program are for a manual session (--start)")
+    if args.volume_ml is None and args.note is None:
+        raise UsageError("nothing to add: give --volume-ml and/or --note")
+    board, name = _resolve_board(st, args.board)
+    old_vol, old_note = st.set_entry(board, args.seq, args.volume_ml, args.note,
+                                     set_volume=args.volume_ml is not None, set_note=args.note is not None)
+    label = "manual #%d" % args.seq if board == MANUAL else "%s #%d" % (name or board, args.seq)
+    said = []
+    if args.volume_ml is not None:
+        said.append("volume %s" % _vol(args.volume_ml) + (" (was %s)" % _vol(old_vol) if old_vol is not None
+                                                          and old_vol != args.volume_ml else ""))
+    if args.note is not None:
+        said.append("note %r" % args.note if args.note else "note cleared")
+    print("%s: %s" % (label, ", ".join(said)))
+    if not st.has_session(board, args.seq):
+        print("note: session %d of %s is not in the history yet; this is kept and shows once its record is "
+              "imported" % (args.seq, name or board))
+    return 0
+
+
+# -- report and plan --------------------------------------------------------------
+
+def _now(args):
+    try:
+        return plan_mod.parse_now(args.now)
+    except ValueError as e:
+        raise UsageError("--now: %s" % e)
+
+
+def _schedule(args):
+    try:
+        return plan_mod.load_schedule(args.schedule)
+    except plan_mod.ScheduleError as e:
+        raise UsageError("the schedule cannot be used:\n  " + "\n  ".join(e.errors))
+
+
+def cmd_report(st, args):
+    from tools.sessions.report import Report
+    if args.days < 1 or args.days > 3660:
+        raise UsageError("--days %d is outside 1-3660" % args.days)
+    sch, now = _schedule(args), _now(args)
+    rep = Report(st.sessions(), sch, now, args.days, st.orphan_entries(), st.conflict_count())
+    page, pngs = rep.write(args.out)
+    print(rep.summary())
+    print("wrote %s and %d charts (%s)" % (page, len(pngs), ", ".join(os.path.basename(p)
+                                                                     for p in pngs.values())))
+    return 0
+
+
+def cmd_plan(st, args):
+    sch, now = _schedule(args), _now(args)
+    p = plan_mod.make_plan(st.sessions(), sch, now)
+    print(p.text())
+    return 0
+
+
+def parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS, help="the database (default %s)" % DEFAULT_DB)
+    ap = argparse.ArgumentParser(prog="python -m tools.sessions", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--db", default=DEFAULT_DB, help="the database (default %s)" % DEFAULT_DB)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    imp = sub.add_parser("import", parents=[common], help="import the board's log files")
+    imp.add_argument("files", nargs="+", metavar="FILE")
+    add = sub.add_parser("add", parents=[common], help="volume and notes; a manual session")
+    add.add_argument("seq", nargs="?", type=int, metavar="SEQ")
+    add.add_argument("--board")
+    add.add_argument("--volume-ml", type=float)
+    add.add_argument("--note")
+    add.add_argument("--start", help="a manual session's start, YYYY-MM-DDTHH:MM")
+    add.add_argument("--duration-min", type=float)
+    add.add_argument("--program")
+    rep = sub.add_parser("report", parents=[common], help="HTML + PNG charts + a terminal summary")
+    rep.add_argument("--out", default=DEFAULT_OUT)
+    rep.add_argument("--days", type=int, default=14)
+    rep.add_argument("--schedule", metavar="PROFILES_JSON")
+    rep.add_argument("--now")
+    pl = sub.add_parser("plan", parents=[common], help="what to do now, with reasons")
+    pl.add_argument("--now")
+    pl.add_argument("--schedule", metavar="PROFILES_JSON")
+    return ap
+
+
+COMMANDS = {"import": cmd_import, "add": cmd_add, "report": cmd_report, "plan": cmd_plan}
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.cmd in ("report", "plan") and not os.path.exists(args.db):
+        _err("error: no history at %s: import the board's log first (python -m tools.sessions import "
+             "out/sessions.log), or name the database with --db" % args.db)
+        return 2
+    try:
+        st = open_store(args.db)
+    except StoreError as e:
+        _err("error: %s" % e)
+        return 2
+    try:
+        return COMMANDS[args.cmd](st, args)
+    except UsageError as e:
+        _err("error: %s" % e)
+        return 2
+    except StoreError as e:
+        _err("error: %s" % e)
+        return 2
+    finally:
+        st.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
