@@ -18,6 +18,8 @@ help:
 	@echo "make profiles-push FILE=... [PORT=]   validate, then replace the board's profiles.json atomically"
 	@echo "make profiles-pull [PORT=]     fetch the board's profiles.json (profiles.board.json)"
 	@echo "make logs [PORT=]   pull the board's session log;  make repl [PORT=]"
+	@echo "make board [BOARD=sim] [FLASH=out/flash] [PORT=7777]   a virtual board (real MicroPython VM + plant)"
+	@echo "             for mpremote: PORT=socket://127.0.0.1:7777 in the targets above; Ctrl-C stops it"
 	@echo "make clean   remove the virtual environment and build output"
 
 $(STAMP): requirements.txt
@@ -76,6 +78,16 @@ logs: $(STAMP)
 
 repl: $(STAMP)
 	$(VENV)/bin/mpremote connect $(PORT) repl
+
+# -- the virtual board: mpremote connect socket://127.0.0.1:7777 ---------------
+# BOARD and PORT default to sim and 7777 here, whatever the targets above default to.
+FLASH ?= out/flash
+VBOARD_BOARD = $(if $(filter command line environment,$(origin BOARD)),$(BOARD),sim)
+VBOARD_PORT  = $(if $(filter command line environment,$(origin PORT)),$(PORT),7777)
+
+.PHONY: board
+board: $(STAMP)
+	$(PY) -m tools.vboard --board $(VBOARD_BOARD) --flash $(FLASH) --port $(VBOARD_PORT)
 
 clean:
 	rm -rf $(VENV) build out .pytest_cache .hypothesis

@@ -74,6 +74,7 @@ class Control:
         self.last_pa = 0
         self.since_ms = 0
         self.slope_q4 = 0            # Pa per ms, x16
+        self.sp = 0                  # the internal setpoint of the last update
 
     def new_target(self, mode, target_pa):
         """A cycle of `mode` starts with target_pa: rescale its trim if the
@@ -111,38 +112,50 @@ class Control:
             self.since_ms = 0
 
     def update(self, dt_ms, setpoint_pa, vacuum_pa, holding, mode):
-        """One tick of suction: returns duty_u16. `holding` is True on the
-        plateau (after the ramp), where the plateau duty is learned and the
-        integrator runs."""
+        """One tick of suction: returns duty_u16 (the internal setpoint it
+        aimed at stays in self.sp). `holding` is True on the plateau (after
+        the ramp), where the plateau duty is learned and the integrator runs.
+        Locals instead of repeated attribute look-ups: this runs every tick."""
         if dt_ms > DT_MAX_MS:
             dt_ms = DT_MAX_MS
-        sp = self.internal_setpoint(setpoint_pa, mode)
+        sp = 0
+        if setpoint_pa > 0:
+            sp = setpoint_pa + self.trims[mode]
+            ceiling = self.ceiling_pa
+            if sp > ceiling:
+                sp = ceiling
+            elif sp < 0:
+                sp = 0
+        self.sp = sp
         slope = self.slope_q4
-        if slope < 0:
-            slope = 0
-        err = sp - vacuum_pa - (slope * LEAD_MS >> 4)
+        err = sp - vacuum_pa
+        if slope > 0:
+            err -= slope * LEAD_MS >> 4
         if err > 60000:
             err = 60000
         elif err < -60000:
             err = -60000
-        u = self.ffs[mode] + err * KP_NUM // KP_DEN + (self.integ >> I_SHIFT)
+        integ = self.integ
+        u = self.ffs[mode] + err * KP_NUM // KP_DEN + (integ >> I_SHIFT)
         # Conditional integration: only when the output is not pinned in the
         # direction the error would push it.
         if holding and not ((u >= DUTY_MAX and err > 0) or (u <= 0 and err < 0)):
-            self.integ += err * dt_ms * KI_NUM
-            if self.integ > I_MAX:
-                self.integ = I_MAX
-            elif self.integ < -I_MAX:
-                self.integ = -I_MAX
+            integ += err * dt_ms * KI_NUM
+            if integ > I_MAX:
+                integ = I_MAX
+            elif integ < -I_MAX:
+                integ = -I_MAX
+            self.integ = integ
+        min_duty = self.min_duty
         if u >= DUTY_MAX:
             u = DUTY_MAX
             self.sat_ms += dt_ms
-        elif u < self.min_duty:
+        elif u < min_duty:
             # Below the stall duty the motor only hums: off, or just turning.
-            u = 0 if u < self.min_duty // 2 else self.min_duty
+            u = 0 if u < min_duty // 2 else min_duty
         top = self.duty + self.slew * dt_ms
-        if top < self.min_duty:
-            top = self.min_duty
+        if top < min_duty:
+            top = min_duty
         if u > top:
             u = top
         self.duty = u

@@ -23,10 +23,11 @@ moment the condition becomes true), which the simulator's fault tests check:
                 sensor is frozen rather than the valve stuck (a held vacuum
                 still shows noise and leak decay): sensor_stuck instead.
 - no_vacuum     a cycle mode (stimulation or expression) whose cycles keep
-                peaking below half their target: from the first such cycle,
-                no_vacuum_ms of pumping without one good cycle of that mode
+                peaking below half their target: from the start of the first
+                such cycle, no_vacuum_ms without one good cycle of that mode
                 (in mixed mode the easy stimulation cycles cannot hide
-                failing expression cycles): no_vacuum_ms + one cycle.
+                failing expression cycles), checked at each cycle's end:
+                no_vacuum_ms + one cycle.
 
 release_fail replaces an earlier latched trip (the valve does not vent: the
 person must break the seal by hand, the most urgent thing to show); every
@@ -64,6 +65,9 @@ FROZEN_READINGS = const(5)
 # Timers saturate here (100 s) instead of growing for the days a board may sit
 # idle: past 2^30 a 32-bit port would allocate a long int every tick.
 TIMER_CAP_MS = const(100000)
+# The monitor's own clock wraps at 2^29 ms (6 days); differences are taken
+# modulo that, which is exact for any interval it measures (seconds).
+T_MASK = const(0x1FFFFFFF)
 
 
 class SafetyConfig:
@@ -91,7 +95,8 @@ class Monitor:
         self.trip_reading = None     # the value that caused the last trip
         # The valve is open at boot: the first readings must show ambient.
         self.valve_was_open = True
-        self.open_ms = 0
+        self.t_ms = 0                 # the monitor's clock (ms, wraps at T_MASK)
+        self.open_at = 0              # t_ms when the valve last opened
         self.open_vac_pa = 0
         self.open_min_pa = 0
         self.open_seen = False       # a fresh reading since the valve opened
@@ -101,7 +106,7 @@ class Monitor:
         self.stuck_toggles = 0
         self.stuck_motor = False
         self.bad = [False, False]     # per cycle mode: a no-vacuum streak is running
-        self.bad_ms = [0, 0]          # pumping time since that streak began
+        self.bad_since = [0, 0]       # t_ms when that streak's first cycle began
         self.weak_cycles = 0
         self.push = 0
         self.rise_ref = 0
@@ -130,7 +135,6 @@ class Monitor:
 
     def new_session(self):
         self.bad[0] = self.bad[1] = False
-        self.bad_ms[0] = self.bad_ms[1] = 0
         self.weak_cycles = 0
         self.stuck_toggles = 0
         self.stuck_motor = False
@@ -144,8 +148,10 @@ class Monitor:
         `sensor_fault` is 0 or the FAULT_SENSOR_* code the driver reported."""
         cfg = self.cfg
         self.fresh = False
-        if dt_ms > 0 and self.since_reading_ms < TIMER_CAP_MS:
-            self.since_reading_ms += dt_ms
+        if dt_ms > 0:
+            self.t_ms = (self.t_ms + dt_ms) & T_MASK
+            if self.since_reading_ms < TIMER_CAP_MS:
+                self.since_reading_ms += dt_ms
         if sensor_fault:
             if sensor_fault != FAULT_SENSOR_IO and sensor_fault != FAULT_SENSOR_STALE:
                 sensor_fault = FAULT_SENSOR_RANGE
@@ -201,45 +207,44 @@ class Monitor:
 
     # -- every tick, after the outputs are decided ---------------------------
     def supervise(self, dt_ms, duty, valve_open, pumping):
-        """Stuck sensor and release checks against the final outputs."""
-        cfg = self.cfg
-        v = self.vacuum_pa
-        if valve_open:
-            if not self.valve_was_open:
-                self.open_ms = 0
-                self.open_vac_pa = v
+        """Stuck sensor and release checks against the final outputs. The
+        common tick (no valve change, no new reading) touches little state:
+        this runs every tick on the board."""
+        if valve_open != self.valve_was_open:
+            self.valve_was_open = valve_open
+            if valve_open:                          # opened: a release window starts
+                self.open_at = self.t_ms
+                self.open_vac_pa = self.vacuum_pa
                 self.open_seen = False
                 self.release_checked = False
-            else:
-                if self.open_ms < TIMER_CAP_MS:
-                    self.open_ms += dt_ms
-                if self.fresh and (v < self.open_min_pa or not self.open_seen):
+            elif not self.release_checked:
+                self._check_release()               # release phase shorter than the check time
+            if pumping:
+                self.stuck_toggles += 1
+        if valve_open and not self.release_checked:
+            if self.fresh:
+                v = self.vacuum_pa
+                if v < self.open_min_pa or not self.open_seen:
                     self.open_min_pa = v
                     self.open_seen = True
-            if not self.release_checked and self.open_ms >= cfg.release_check_ms:
+            if (self.t_ms - self.open_at) & T_MASK >= self.cfg.release_check_ms:
                 self._check_release()
-        elif self.valve_was_open and not self.release_checked:
-            self._check_release()           # release phase shorter than the check time
         if pumping:
-            self._streak(0, dt_ms)
-            self._streak(1, dt_ms)
-            if valve_open != self.valve_was_open:
-                self.stuck_toggles += 1
             if duty > 0:
                 self.stuck_motor = True
             if self.fresh:
-                d = v - self.stuck_ref
-                if d > cfg.stuck_band_pa or d < -cfg.stuck_band_pa:
-                    self.stuck_ref = v
+                d = self.vacuum_pa - self.stuck_ref
+                band = self.cfg.stuck_band_pa
+                if d > band or d < -band:
+                    self.stuck_ref = self.vacuum_pa
                     self.stuck_toggles = 0
                     self.stuck_motor = False
             if self.stuck_toggles >= STUCK_TOGGLES and self.stuck_motor:
-                self.trip(FAULT_SENSOR_STUCK, v)
-        else:
-            self.stuck_ref = v
+                self.trip(FAULT_SENSOR_STUCK, self.vacuum_pa)
+        elif self.stuck_toggles or self.stuck_motor or self.fresh:
+            self.stuck_ref = self.vacuum_pa
             self.stuck_toggles = 0
             self.stuck_motor = False
-        self.valve_was_open = valve_open
         return self.fault
 
     def _check_release(self):
@@ -254,11 +259,9 @@ class Monitor:
             self.trip(FAULT_SENSOR_STUCK if frozen else FAULT_RELEASE_FAIL, self.open_min_pa)
 
     # -- once per completed cycle --------------------------------------------
-    def _streak(self, mode, dt_ms):
-        if self.bad[mode]:
-            self.bad_ms[mode] += dt_ms
-            if self.bad_ms[mode] >= self.cfg.no_vacuum_ms:
-                self.trip(FAULT_NO_VACUUM, self.vacuum_pa)
+    def _streak(self, mode):
+        if self.bad[mode] and (self.t_ms - self.bad_since[mode]) & T_MASK >= self.cfg.no_vacuum_ms:
+            self.trip(FAULT_NO_VACUUM, self.vacuum_pa)
 
     def cycle_end(self, mode, target_pa, peak_pa, period_ms):
         """No-vacuum and weak-pump tracking for a finished cycle of `mode`
@@ -267,10 +270,11 @@ class Monitor:
         if peak_pa * 2 < target_pa:
             if not self.bad[mode]:
                 self.bad[mode] = True
-                self.bad_ms[mode] = period_ms        # the streak began with this cycle
+                self.bad_since[mode] = (self.t_ms - period_ms) & T_MASK   # the streak began with this cycle
         else:
             self.bad[mode] = False
-            self.bad_ms[mode] = 0
+        self._streak(0)                            # both modes: in mixed mode one may idle
+        self._streak(1)
         if peak_pa < target_pa - WEAK_MARGIN_PA:
             if self.weak_cycles < WEAK_CYCLES:
                 self.weak_cycles += 1

@@ -84,10 +84,13 @@ class Session:
         self.weak = False
         self.end_reason = END_NONE
         self.ended_fault = FAULT_NONE   # session_limit while done after auto-off
+        self.total_ms = self._program().total_ms
+        self.dirty = True               # the event-driven outputs need refreshing
 
     # -- events ----------------------------------------------------------------
     def press(self, ev):
         """A button event (EV_*). Returns True when it changed something."""
+        self.dirty = True
         st = self.state
         if ev == EV_START:
             if st == STATE_IDLE or st == STATE_DONE:
@@ -138,6 +141,8 @@ class Session:
         """Choose the program the next start runs (idle or done only)."""
         if (self.state == STATE_IDLE or self.state == STATE_DONE) and 0 <= index < len(self.p.programs):
             self.program = index
+            self.total_ms = self._program().total_ms
+            self.dirty = True
             return True
         return False
 
@@ -197,6 +202,7 @@ class Session:
         return self.p.programs[self.program]
 
     def _enter_step(self):
+        self.dirty = True
         step = self._program().steps[self.step]
         self.override = MODE_NONE
         if step.mode == MODE_NONE:
@@ -213,6 +219,7 @@ class Session:
             self._begin_cycles()
 
     def _begin_cycles(self):
+        self.dirty = True
         self.mixed_i = 0
         self.cycle_mode = self._next_cycle_mode()
         self.cycle.start(self.p.modes[self.cycle_mode])
@@ -263,6 +270,7 @@ class Session:
             self.cycle_mode = self._next_cycle_mode()
             cyc.load(self.p.modes[self.cycle_mode])
             self.cycle_target_pa = self._level_target_pa()
+            self.dirty = True
             ctl.new_target(self.cycle_mode, self.cycle_target_pa)
             self.peak_pa = 0
             self.in_suction = False
@@ -278,11 +286,12 @@ class Session:
             mon.suction_start()
         sp = cyc.setpoint_pa(self.cycle_target_pa, dt_ms if dt_ms < 50 else 50)
         duty = ctl.update(dt_ms, sp, mon.vacuum_pa, cyc.phase_ms >= cyc.ramp_ms, self.cycle_mode)
-        if duty and not mon.motor_allowed(dt_ms, duty, ctl.internal_setpoint(sp, self.cycle_mode)):
+        if duty and not mon.motor_allowed(dt_ms, duty, ctl.sp):
             ctl.off()
         return sp
 
     def _end(self, reason, state):
+        self.dirty = True
         self.end_reason = reason
         self.state = state
         self.mode = MODE_NONE
@@ -294,21 +303,25 @@ class Session:
 
     def _fill(self, duty, valve_open, sp):
         out = self.out
+        st = self.state
         out.duty_u16 = duty
         out.valve_open = valve_open
-        out.state = self.state
-        out.mode = self.mode
-        out.cycle_mode = self.cycle_mode
         out.setpoint_pa = sp
-        out.target_pa = self.cycle_target_pa if self.state == STATE_RUNNING else 0
         out.vacuum_pa = self.monitor.vacuum_pa
         out.fault = self.monitor.fault or self.ended_fault
-        out.weak = self.weak and self.state == STATE_RUNNING
-        out.level = self.levels[self.mode] if self.mode != MODE_NONE else 0
-        out.program = self.program
-        out.step = self.step
+        out.suction = not valve_open
         out.elapsed_ms = self.session_ms
-        total = self._program().total_ms
-        out.remaining_ms = total - self.session_ms if total > self.session_ms else 0
-        out.suction = self.state == STATE_RUNNING and self.cycle.suction()
+        left = self.total_ms - self.session_ms
+        out.remaining_ms = left if left > 0 else 0
+        if self.dirty or st != out.state:
+            # What changes only on events, steps and cycle boundaries.
+            self.dirty = False
+            out.state = st
+            out.mode = self.mode
+            out.cycle_mode = self.cycle_mode
+            out.target_pa = self.cycle_target_pa if st == STATE_RUNNING else 0
+            out.weak = self.weak and st == STATE_RUNNING
+            out.level = self.levels[self.mode] if self.mode != MODE_NONE else 0
+            out.program = self.program
+            out.step = self.step
         return out

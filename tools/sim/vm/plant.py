@@ -23,7 +23,9 @@ What it models (isothermal ideal gas, lumped):
   stall (no flow whatever the duty).
 
 Integration: fixed sub-steps (default 2 ms; 1 ms changes peaks by < 0.5
-mmHg) with a midpoint rule; vacuum is clamped to [0, P_atm). Everything is float and host-side only: the firmware
+mmHg), split in two: the pump's outflow by the midpoint rule, then the
+orifices' inflow solved exactly (sqrt(vacuum) falls linearly in time), which
+stays stable for any leak or valve size; vacuum stays in [0, P_atm). Everything is float and host-side only: the firmware
 never sees this module, only the sensor values derived from `vacuum_pa`.
 """
 import math
@@ -108,6 +110,9 @@ class Plant:
         h = self.p["substep_ms"]
         ceiling = patm - 1.0
         sqrt = math.sqrt
+        # Orifice inflow alone: dv/dt = -a sqrt(v), solved exactly (sqrt(v)
+        # falls linearly), so any leak or valve size stays stable.
+        a_half = k_in * patm * inv_v * 0.5
         v = self.vacuum_pa
         speed = self.motor_speed
         t = 0.0
@@ -116,14 +121,15 @@ class Plant:
             a = alpha if hs == h else 1.0 - math.exp(-hs / self.p["motor_tau_ms"])
             nxt = speed + (target - speed) * a
             sp = 0.5 * (speed + nxt)
-            q = qf * sp * (1.0 - v / vmax) if v < vmax else 0.0
-            k1 = (q * (patm - v) - k_in * sqrt(v) * patm) * inv_v
-            vm = v + k1 * hs * 0.0005
-            vm = 0.0 if vm < 0.0 else (ceiling if vm > ceiling else vm)
-            q = qf * sp * (1.0 - vm / vmax) if vm < vmax else 0.0
-            k2 = (q * (patm - vm) - k_in * sqrt(vm) * patm) * inv_v
-            v = v + k2 * hs * 0.001
-            v = 0.0 if v < 0.0 else (ceiling if v > ceiling else v)
+            if qf > 0.0 and sp > 0.0:
+                # Pump outflow, midpoint rule: dv/dt = Q(v) (P_atm - v) / V.
+                q = qf * sp * (1.0 - v / vmax) if v < vmax else 0.0
+                vm = v + q * (patm - v) * inv_v * hs * 0.0005
+                q = qf * sp * (1.0 - vm / vmax) if vm < vmax else 0.0
+                v = v + q * (patm - vm) * inv_v * hs * 0.001
+                v = ceiling if v > ceiling else v
+            r = sqrt(v) - a_half * hs * 0.001
+            v = r * r if r > 0.0 else 0.0
             speed = nxt
             t += hs
         self.vacuum_pa = v

@@ -1,0 +1,296 @@
+"""The virtual board (tools/vboard) through the real mpremote CLI.
+
+Each check runs `mpremote connect socket://127.0.0.1:PORT ...` as a
+subprocess against a board served by `python -m tools.vboard` on a free
+loopback port with a temporary flash folder: the real MicroPython VM (unix
+port) behind the REPL protocol, the fake machine and the simulator's plant
+behind the VM.
+"""
+import functools
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tools.vboard.control import VirtualBoard
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MPREMOTE = shutil.which("mpremote", path=os.path.dirname(sys.executable)) or shutil.which("mpremote")
+WDT_RESET = 3
+
+pytestmark = pytest.mark.skipif(MPREMOTE is None, reason="mpremote is not installed (make venv)")
+
+
+def mp(vb, *args, timeout=30, check=True):
+    env = dict(os.environ)
+    for k in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        env.pop(k, None)
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    r = subprocess.run([MPREMOTE, "connect", vb.url] + list(args), capture_output=True, text=True,
+                       timeout=timeout, env=env)
+    if check:
+        assert r.returncode == 0, "mpremote %s failed (%d):\n%s\n%s\n--- server log:\n%s" % (
+            " ".join(args), r.returncode, r.stdout, r.stderr, vb.server_log())
+    return r
+
+
+def files_in(root):
+    out = set()
+    for d, dirs, names in os.walk(root):
+        rel = os.path.relpath(d, root)
+        for n in dirs:
+            out.add(os.path.normpath(os.path.join(rel, n)) + "/")
+        for n in names:
+            out.add(os.path.normpath(os.path.join(rel, n)))
+    return out
+
+
+def gone(pid, timeout=5.0):
+    """True once pid is no process (or only a zombie about to be reaped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                if any(line.startswith("State:") and "Z" in line for line in f):
+                    return True
+        except OSError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    vb = VirtualBoard(board="sim", flash=tmp_path_factory.mktemp("flash"))
+    vb.start()
+    yield vb
+    vb.stop()
+
+
+def test_exec_eval_and_tracebacks(board):
+    assert mp(board, "exec", "print(1+1)").stdout.strip() == "2"
+    assert mp(board, "eval", "6*7").stdout.strip() == "42"
+    r = mp(board, "exec", "x = 1\nraise ValueError('boom %d' % x)", check=False)
+    assert r.returncode != 0
+    assert "Traceback (most recent call last):" in r.stdout + r.stderr
+    assert "ValueError: boom 1" in r.stdout + r.stderr
+    assert "device.py" not in r.stdout + r.stderr           # the host's frames are not the board's
+    # The board's view of itself: port, machine, sys.path, hashlib/binascii for mpremote's cp.
+    out = mp(board, "exec", "import os, sys, hashlib, binascii\nu = os.uname()\n"
+                            "print(u.sysname, '|', u.machine, '|', sys.path)").stdout
+    assert out.startswith("rp2 | Raspberry Pi Pico with RP2040 | ")
+    assert "'/lib'" in out and "'tools" not in out
+
+
+def test_files(board, tmp_path):
+    flash = board.flash
+    for name in os.listdir(flash):
+        p = os.path.join(flash, name)
+        shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+    src = tmp_path / "hello.txt"
+    src.write_text("hello board\n")
+    tree = tmp_path / "pkg"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.py").write_text("A = 1\n")
+    (tree / "sub" / "b.bin").write_bytes(bytes(range(256)) * 40)
+    free0 = mp(board, "exec", "import os; s = os.statvfs('/'); print(s[0] * s[3])").stdout
+    mp(board, "cp", str(src), ":", "+", "mkdir", "lib", "+", "cp", "-r", str(tree), ":lib/")
+    listing = mp(board, "ls").stdout
+    assert "hello.txt" in listing and "lib/" in listing
+    assert "10240 b.bin" in mp(board, "ls", ":lib/pkg/sub").stdout
+    back = tmp_path / "back.bin"
+    mp(board, "cp", ":lib/pkg/sub/b.bin", str(back))
+    assert back.read_bytes() == (tree / "sub" / "b.bin").read_bytes()
+    assert files_in(flash) == {"hello.txt", "lib/", "lib/pkg/", "lib/pkg/a.py", "lib/pkg/sub/",
+                               "lib/pkg/sub/b.bin"}
+    # Modules in /lib import as on a board; the flash is a littlefs with room.
+    out = mp(board, "exec", "import sys; sys.path.append('/lib/pkg')\nimport a\nimport os\n"
+                            "s = os.statvfs('/')\nprint(a.A, s[0] * s[2], s[0] * s[3])").stdout.split()
+    assert out[0] == "1" and 1000000 <= int(out[1]) <= 2100000
+    assert int(out[2]) <= int(free0) - 3 * 4096                  # b.bin takes three 4 KB blocks
+    mp(board, "rm", "hello.txt")
+    assert "hello.txt" not in os.listdir(flash)
+    # Absolute, relative and cwd paths all land in the flash; rename replaces.
+    mp(board, "exec", "import os\nos.chdir('/lib')\nopen('x.tmp', 'w').write('new')\n"
+                      "open('/lib/x', 'w').write('old')\nos.rename('x.tmp', 'x')")
+    with open(os.path.join(flash, "lib", "x")) as f:
+        assert f.read() == "new"
+    assert not os.path.exists(os.path.join(flash, "lib", "x.tmp"))
+    # Nothing outside the flash folder can be reached.
+    outside = os.path.join(os.path.dirname(flash), "escaped.txt")
+    r = mp(board, "cp", str(src), ":../escaped.txt", check=False)
+    assert r.returncode != 0 and not os.path.exists(outside)
+    r = mp(board, "exec", "open('/../../etc/hostname').read()", check=False)
+    assert r.returncode != 0 and "EACCES" in r.stdout + r.stderr
+    r = mp(board, "exec", "import os; os.chdir('/lib'); open('../../escaped.txt', 'w')", check=False)
+    assert r.returncode != 0 and not os.path.exists(outside)
+
+
+def test_rtc_set(board):
+    mp(board, "rtc", "--set")
+    year = mp(board, "exec", "import time; print(time.localtime()[0])").stdout.strip()
+    assert year in (str(time.localtime().tm_year), str(time.localtime().tm_year - 1))
+
+
+def test_run_soft_reset_and_reset(board, tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("for i in range(3):\n    print('line', i)\n")
+    assert mp(board, "run", str(script)).stdout.split() == ["line", "0", "line", "1", "line", "2"]
+    # main.py counts boots in a file; mpremote's soft reset (raw REPL) does not run it.
+    with open(os.path.join(board.flash, "main.py"), "w") as f:
+        f.write("with open('boots.txt', 'a') as f:\n    f.write('x')\n")
+    boots = os.path.join(board.flash, "boots.txt")
+    mp(board, "soft-reset", "exec", "g = 1")
+    assert mp(board, "resume", "eval", "'g' in globals()").stdout.strip() == "True"
+    mp(board, "soft-reset")
+    assert mp(board, "resume", "eval", "'g' in globals()").stdout.strip() == "False"
+    assert not os.path.exists(boots)
+    mp(board, "reset")                                       # hard reset: main.py runs
+    board.wait_for(lambda s: os.path.exists(boots) and s["state"] == "idle", timeout=10)
+    assert board.state()["reset_cause"] == WDT_RESET          # rp2: machine.reset() reads as WDT_RESET
+    with open(boots) as f:
+        assert f.read() == "x"
+    mp(board, "rm", "main.py", "+", "rm", "boots.txt")
+
+
+def test_friendly_repl(board):
+    """What `mpremote repl` carries: echo, results, continuation lines,
+    Ctrl-C, Ctrl-D soft reset (which runs main.py), Ctrl-B banner."""
+    import socket
+    with open(os.path.join(board.flash, "main.py"), "w") as f:
+        f.write("print('main says hi')\n")
+    s = socket.create_connection(("127.0.0.1", board.port), timeout=10)
+    try:
+        def talk(data, until, timeout=10):
+            s.sendall(data)
+            got = b""
+            deadline = time.monotonic() + timeout
+            while until not in got:
+                assert time.monotonic() < deadline, "waited for %r, got %r" % (until, got)
+                got += s.recv(4096)
+            return got
+        talk(b"\x03\x02", b">>> ")
+        assert b"6\r\n>>> " in talk(b"2*3\r", b"6\r\n>>> ")
+        out = talk(b"for i in range(2):\rprint(i * 10)\r\r\r\r", b"10\r\n>>> ")
+        assert b"...     " in out and b"0\r\n10\r\n" in out
+        assert b"ZeroDivisionError" in talk(b"1/0\r", b">>> ")
+        out = talk(b"\x04", b">>> ")
+        assert b"MPY: soft reboot\r\n" in out and b"main says hi\r\n" in out and b"MicroPython v" in out
+    finally:
+        s.close()
+        os.remove(os.path.join(board.flash, "main.py"))
+
+
+def test_mip_install_from_a_local_index(board, tmp_path):
+    src = os.path.join(ROOT, "tools", "fakes", "optional", "ssd1306.py")
+    with open(src, "rb") as f:
+        data = f.read()
+    h = hashlib.sha256(data).hexdigest()[:8]
+    index = tmp_path / "index"
+    (index / "file" / h[:2]).mkdir(parents=True)
+    (index / "file" / h[:2] / h).write_bytes(data)
+    for mpy in ("6", "py"):
+        pkg = index / "package" / mpy / "ssd1306"
+        pkg.mkdir(parents=True)
+        (pkg / "latest.json").write_text(json.dumps({"hashes": [["ssd1306.py", h]], "version": "0.1"}))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(index))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = "http://127.0.0.1:%d" % httpd.server_address[1]
+        r = mp(board, "mip", "install", "--index", url, "ssd1306", timeout=60)
+        assert "Done" in r.stdout
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    with open(os.path.join(board.flash, "lib", "ssd1306.py"), "rb") as f:
+        assert f.read() == data
+    assert mp(board, "exec", "import ssd1306; print('imported')").stdout.strip() == "imported"
+
+
+def test_firmware_boots_idles_pumps_and_stops_when_interrupted(tmp_path):
+    flash = tmp_path / "flash"
+    shutil.copytree(os.path.join(ROOT, "firmware"), flash, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(os.path.join(ROOT, "boards", "sim.json"), flash / "board.json")
+    shutil.copy(os.path.join(ROOT, "profiles.json"), flash / "profiles.json")
+    with VirtualBoard(board="sim", flash=flash) as vb:
+        mp(vb, "reset")
+        st = vb.wait_for(lambda s: s["firmware_running"] and s["status_age_s"] is not None, timeout=15)
+        t_end = time.monotonic() + 2.0
+        while time.monotonic() < t_end:                      # idle: main.py runs, nothing pumps
+            assert st["firmware_running"] and st["duty_u16"] == 0 and st["valve_open"], st
+            time.sleep(0.1)
+            st = vb.state()
+        vb.press("start_stop", 200)
+        st = vb.wait_for(lambda s: s["duty_u16"] > 0, timeout=5)
+        st = vb.wait_for(lambda s: s["vacuum_mmhg"] > 50, timeout=5)
+        st = vb.wait_for(lambda s: s["vacuum_mmhg"] < 20, timeout=5)     # released: it cycles
+        assert st["firmware_running"] and st["wdt_ms"]
+        # mpremote interrupts main.py (Ctrl-C); its finally stops the motor and vents.
+        out = mp(vb, "resume", "exec", "import machine\nw = machine.world\n"
+                                       "print(w.pwm_duty(16), w.levels.get(17))").stdout.split()
+        assert out == ["0", "0"]
+        st = vb.state()
+        assert not st["firmware_running"] and st["duty_u16"] == 0 and st["valve_open"]
+        assert "main.py" in mp(vb, "ls").stdout
+        # The watchdog the session started keeps running (as on an rp2): unfed,
+        # it reboots the board, and main.py comes back idle.
+        boots = st["boots"]
+        st = vb.wait_for(lambda s: s["boots"] > boots and s["firmware_running"], timeout=10)
+        assert st["reset_cause"] == WDT_RESET and st["duty_u16"] == 0
+
+
+def test_loopback_only_and_nothing_left_behind(tmp_path):
+    vb = VirtualBoard(board="sim", flash=tmp_path / "flash")
+    vb.start()
+    try:
+        mp(vb, "exec", "print('hi')")
+        port_hex = ":%04X" % vb.port
+        with open("/proc/net/tcp") as f:
+            listening = [line.split() for line in f if line.split()[3:4] == ["0A"]]
+        mine = [fields[1] for fields in listening if fields[1].endswith(port_hex)]
+        assert mine == ["0100007F" + port_hex]                  # 127.0.0.1 only
+        with open("/proc/net/tcp6") as f:
+            assert not [line for line in f if line.split()[1].endswith(port_hex) and line.split()[3] == "0A"]
+        pids = vb.pids()
+        assert pids["vm"] and len(vb.vm_pids) >= 2            # power-on and mpremote's soft reset
+    finally:
+        vb.stop()
+    assert vb.proc.returncode == 0
+    for pid in [vb.server_pid] + sorted(vb.vm_pids):
+        assert gone(pid), "process %d is still running" % pid
+    # SIGINT (Ctrl-C on `make board`) stops it as cleanly.
+    proc = subprocess.Popen([sys.executable, "-m", "tools.vboard", "--flash", str(tmp_path / "f2")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()
+        while line and not line.startswith("listening on "):
+            line = proc.stdout.readline()
+        assert line.startswith("listening on socket://127.0.0.1:")
+        time.sleep(0.3)
+        with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+            children = [int(p) for p in f.read().split()]
+        assert children
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    for pid in children:
+        assert gone(pid), "process %d is still running" % pid
