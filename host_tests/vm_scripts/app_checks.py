@@ -299,6 +299,19 @@ def c_broken_profiles_and_wdt_prefers_config_notice():
     check("config_invalid_shown_before_watchdog_reset", rec.ticks and rec.ticks[-1][5] == 8, repr(rec.ticks[-1:]))
 
 
+def c_deliberate_reset_is_not_a_watchdog_reset():
+    write_files("pico")
+    with open(HERE + "/reset.flag", "w") as f:
+        f.write("")
+    w, _ = new_world(cause=machine.WDT_RESET)       # rp2 reports machine.reset() this way
+    rec = Recorder()
+    run_main(500)
+    rec.restore()
+    gone = "reset.flag" not in os.listdir(HERE)
+    check("deliberate_reset_is_not_reported_as_watchdog", rec.ticks and rec.ticks[-1][5] == 0 and gone,
+          repr(rec.ticks[-1:]))
+
+
 CHECKS = {
     "first_writes": c_first_writes,
     "idle": c_idle_never_pumps,
@@ -308,6 +321,7 @@ CHECKS = {
     "broken_profiles": c_broken_profiles,
     "reset": c_reset_never_resumes,
     "notices": c_broken_profiles_and_wdt_prefers_config_notice,
+    "deliberate": c_deliberate_reset_is_not_a_watchdog_reset,
 }
 
 for name in (sys.argv[2:] or list(CHECKS)):

@@ -81,6 +81,7 @@ class VirtualBoard:
         self.port = data["port"]
         self.control_port = data["control_port"]
         self.server_pid = data["pid"]
+        self.pty = data.get("pty")       # /dev/pts/N: for `mpremote connect PTY repl`
         self.pids()
         return self
 
@@ -107,6 +108,10 @@ class VirtualBoard:
         if getattr(self, "_log", None) is not None:
             self._log.close()
             self._log = None
+        if self._tmp is not None:                  # a throwaway flash
+            import shutil
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
     def __enter__(self):
         return self.start()

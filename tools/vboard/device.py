@@ -460,6 +460,43 @@ def _soft_reset():
     raise SystemExit
 
 
+# micropython.kbd_intr(-1) (mpremote's `mount` hook calls it) would put the
+# unix port's SIGINT back to its default, so the next Ctrl-C would end the
+# VM: code gets a `micropython` whose kbd_intr leaves Ctrl-C as it is.
+import micropython as _micropython  # noqa: E402
+try:
+    _mp = type(sys)("micropython")
+except Exception:
+    class _Module:
+        def __repr__(self):
+            return "<module 'micropython'>"
+    _mp = _Module()
+for _k in dir(_micropython):
+    if not _k.startswith("__"):
+        setattr(_mp, _k, getattr(_micropython, _k))
+
+
+def _kbd_intr(chr):
+    pass
+
+
+_mp.kbd_intr = _kbd_intr
+sys.modules["micropython"] = _mp
+
+# sys.platform names the board's port, as on a board ('linux' is the unix
+# port's): code gets a `sys` with the same path, modules, stdout ... objects.
+class _SysModule:
+    def __repr__(self):
+        return "<module 'sys'>"
+
+
+_sys = _SysModule()
+for _k in dir(sys):
+    if not _k.startswith("__"):
+        setattr(_sys, _k, getattr(sys, _k))
+_sys.platform = PORT
+sys.modules["sys"] = _sys
+
 machine.reset = _reset
 machine.soft_reset = _soft_reset
 _orig_feed = machine.WDT.feed

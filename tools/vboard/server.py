@@ -345,6 +345,7 @@ class Server:
         self.boot_chain = []
         self.boot_interrupted = False
         self.script = None
+        self.crashes = []
         self.cause = PWRON_RESET
         self.epoch_s = 0
         self.poweron_ms = 0
@@ -663,6 +664,14 @@ class Server:
             self.log("the MicroPython VM (pid %d) failed to start (%s); the board is off until a reset"
                      % (vm.proc.pid, code))
             self.text("\n[virtual board: the MicroPython VM failed to start (%s)]\n" % code)
+            self._kill_vm()
+            self.state = "off"
+            return
+        now = time.monotonic()
+        self.crashes = [t for t in self.crashes if now - t < 10] + [now]
+        if len(self.crashes) > 5:                  # a boot loop: stop, say so
+            self.log("the MicroPython VM keeps exiting (%s); the board is off until a reset" % code)
+            self.text("\n[virtual board: the MicroPython VM keeps exiting (%s); off]\n" % code)
             self._kill_vm()
             self.state = "off"
             return

@@ -1,0 +1,208 @@
+"""Deploy end to end: the real mpremote against the virtual board.
+
+make flash's plan (compile, copy only what changed, keep the person's
+profiles, set the clock, reset, read back), profiles check/push/pull with
+the atomic replace, logs, the first-flash port check, and the same plan for
+the pico and esp32_devkitc pin maps."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tools import deploy, paths
+from tools.vboard.control import VirtualBoard
+
+FIRMWARE_CREATES = {"state.json"}           # the session log's state, written at boot
+
+
+def expected(board):
+    files = set(deploy.build(board))
+    return files | {"profiles.json"} | FIRMWARE_CREATES
+
+
+def flash_files(root):
+    out = set()
+    for dirpath, _, names in os.walk(root):
+        for n in names:
+            out.add(os.path.relpath(os.path.join(dirpath, n), root).replace(os.sep, "/"))
+    return out
+
+
+def quiet(*a):
+    pass
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """One virtual sim board for the module, flashed once by the first test
+    (a full copy through the raw REPL takes ~30 s); each test leaves it
+    flashed with the default profiles."""
+    with VirtualBoard(board="sim", flash=tmp_path_factory.mktemp("flash")) as vb:
+        vb.first_flash = []
+        yield vb
+
+
+@pytest.fixture
+def sim(board):
+    if not board.first_flash:
+        board.first_flash.append(deploy.flash("sim", board.url, out=board.first_flash.append))
+    return board
+
+
+def test_flash_installs_exactly_the_firmware_and_boots_idle(board):
+    lines = []
+    result = deploy.flash("sim", board.url, out=lines.append)
+    board.first_flash.append(lines)
+    sim = board
+    assert "profiles.json" in result["copied"]
+    assert result["info"] == {"version": "0.1.0", "board": "sim", "sysname": "rp2"}
+    assert any(line.startswith("board reports: firmware 0.1.0, board sim, port rp2") for line in lines)
+    sim.wait_for(lambda s: s["firmware_running"], timeout=20)
+    assert flash_files(sim.flash) == expected("sim")                    # reset.flag consumed at boot
+    assert not any(f.endswith(".py") and f != "main.py" for f in flash_files(sim.flash))   # compiled
+    # Booted and idle: nothing pumps without a start press.
+    for _ in range(10):
+        s = sim.state()
+        assert s["duty_u16"] == 0 and s["valve_open"]
+        import time
+        time.sleep(0.2)
+    # A start press through the board's button: the simulated vacuum cycles.
+    sim.press("start_stop", 200)
+    s = sim.wait_for(lambda s: s["vacuum_mmhg"] > 50, timeout=10)
+    assert s["duty_u16"] >= 0
+    sim.wait_for(lambda s: s["vacuum_mmhg"] < 10, timeout=5)            # released again (release phase)
+    sim.wait_for(lambda s: s["vacuum_mmhg"] > 50, timeout=5)            # and the next cycle
+
+
+def test_second_flash_copies_nothing_and_profiles_are_kept(sim):
+    mine = json.load(open(paths.PROFILES_JSON))
+    mine["modes"]["expression"]["cycles_per_min"] = 54
+    board_profiles = os.path.join(sim.flash, "profiles.json")
+    with open(board_profiles, "w") as f:
+        json.dump(mine, f)
+    lines = []
+    result = deploy.flash("sim", sim.url, out=lines.append)
+    assert result["copied"] == [] and result["removed"] == []
+    assert lines[0].startswith("0 file(s) copied, 0 removed")
+    assert json.load(open(board_profiles))["modes"]["expression"]["cycles_per_min"] == 54   # kept
+    result = deploy.flash("sim", sim.url, install_profiles=True, out=quiet)           # PROFILES=1
+    assert result["copied"] == ["profiles.json"]
+    assert json.load(open(board_profiles)) == json.load(open(paths.PROFILES_JSON))
+
+
+def test_a_changed_or_removed_module_is_updated(sim):
+    with open(os.path.join(sim.flash, "pump", "old_module.mpy"), "wb") as f:
+        f.write(b"stale")                                   # left over from an older firmware
+    with open(os.path.join(sim.flash, "app.mpy"), "ab") as f:
+        f.write(b"x")                                       # corrupted
+    (open(os.path.join(sim.flash, "notes.txt"), "w")).write("mine")   # the person's own file
+    result = deploy.flash("sim", sim.url, out=quiet)
+    assert result["copied"] == ["app.mpy"] and result["removed"] == ["pump/old_module.mpy"]
+    assert os.path.exists(os.path.join(sim.flash, "notes.txt"))
+    os.remove(os.path.join(sim.flash, "notes.txt"))
+
+
+def test_profiles_push_replaces_a_valid_file(sim, tmp_path):
+    mine = json.load(open(paths.PROFILES_JSON))
+    mine["modes"]["stimulation"]["default_level"] = 3
+    src = tmp_path / "mine.json"
+    src.write_text(json.dumps(mine))
+    deploy.push_profiles(str(src), sim.url, out=quiet)
+    assert json.load(open(os.path.join(sim.flash, "profiles.json")))["modes"]["stimulation"]["default_level"] == 3
+    assert not os.path.exists(os.path.join(sim.flash, "profiles.json.tmp"))
+    pulled = tmp_path / "pulled.json"
+    deploy.pull(sim.url, "profiles.json", str(pulled), out=quiet)
+    assert json.loads(pulled.read_text()) == mine
+    deploy.push_profiles(paths.PROFILES_JSON, sim.url, out=quiet)          # back to the default
+
+
+def test_profiles_push_refuses_an_invalid_file_with_path_and_rule(sim, tmp_path):
+    before = open(os.path.join(sim.flash, "profiles.json")).read()
+    bad = json.load(open(paths.PROFILES_JSON))
+    bad["modes"]["expression"]["vacuum_mmhg"]["max"] = 400
+    src = tmp_path / "bad.json"
+    src.write_text(json.dumps(bad))
+    proc = subprocess.run([sys.executable, "-m", "tools.deploy", "profiles-push", str(src), "--port", sim.url],
+                          capture_output=True, text=True, cwd=paths.ROOT)
+    assert proc.returncode == 1
+    assert "modes.expression.vacuum_mmhg.max: 400 is above the hard limit 300" in proc.stderr
+    assert open(os.path.join(sim.flash, "profiles.json")).read() == before
+
+
+def test_an_interrupted_push_leaves_the_old_file(sim, tmp_path):
+    before = open(os.path.join(sim.flash, "profiles.json")).read()
+    mine = json.load(open(paths.PROFILES_JSON))
+    mine["modes"]["stimulation"]["default_level"] = 2
+    src = tmp_path / "mine.json"
+    src.write_text(json.dumps(mine))
+
+    def cut():
+        raise KeyboardInterrupt                 # unplugged between the write and the rename
+    with pytest.raises(KeyboardInterrupt):
+        deploy.push_profiles(str(src), sim.url, out=quiet, before_rename=cut)
+    assert open(os.path.join(sim.flash, "profiles.json")).read() == before
+    # The firmware reads profiles.json only: the stray temporary file changes nothing at boot.
+    assert os.path.exists(os.path.join(sim.flash, "profiles.json.tmp"))
+    os.remove(os.path.join(sim.flash, "profiles.json.tmp"))
+
+
+def test_profiles_check_uses_the_firmware_validator(tmp_path):
+    bad = json.load(open(paths.PROFILES_JSON))
+    bad["limits"]["max_vacuum_mmhg"] = 301
+    src = tmp_path / "bad.json"
+    src.write_text(json.dumps(bad))
+    proc = subprocess.run(["make", "-s", "profiles-check", "FILE=" + str(src)], capture_output=True, text=True,
+                          cwd=paths.ROOT)
+    assert proc.returncode != 0 and "limits.max_vacuum_mmhg: 301 is above the hard limit 300" in proc.stderr
+    proc = subprocess.run(["make", "-s", "profiles-check", "FILE=profiles.json"], capture_output=True, text=True,
+                          cwd=paths.ROOT)
+    assert proc.returncode == 0 and "is valid" in proc.stdout
+
+
+def test_logs_are_pulled_and_imported_once(sim, tmp_path):
+    sim.reset("hard")
+    sim.wait_for(lambda s: s["firmware_running"], timeout=20)
+    sim.press("start_stop", 200)
+    sim.wait_for(lambda s: s["vacuum_mmhg"] > 50, timeout=10)
+    sim.press("start_stop", 200)                                    # stop: one record
+    sim.wait_for(lambda s: s["duty_u16"] == 0 and s["valve_open"], timeout=5)
+    import time
+    time.sleep(0.5)
+    db = str(tmp_path / "s.db")
+    out = str(tmp_path / "logs")
+    assert deploy.pull_logs(sim.url, out, db, out=quiet) == 0
+    assert os.path.exists(os.path.join(out, "sessions.log"))
+    assert deploy.pull_logs(sim.url, out, db, out=quiet) == 0        # twice: nothing new
+    import sqlite3
+    ends = [r[0] for r in sqlite3.connect(db).execute("select end_reason from sessions order by seq")]
+    # The session the first test started was cut by mpremote's interrupt:
+    # the board logged it at its next boot; this one was stopped.
+    assert ends == ["power_cut", "stop"]
+
+
+def test_no_board_is_a_clear_error():
+    proc = subprocess.run([sys.executable, "-m", "tools.deploy", "flash", "sim", "--port", "socket://127.0.0.1:9"],
+                          capture_output=True, text=True, cwd=paths.ROOT, timeout=60)
+    assert proc.returncode == 1 and "no board reachable on socket://127.0.0.1:9" in proc.stderr
+
+
+@pytest.mark.parametrize("board", ["pico", "esp32_devkitc"])
+def test_the_same_plan_for_the_real_boards(tmp_path, board):
+    with VirtualBoard(board=board, flash=tmp_path / "flash") as vb:
+        result = deploy.flash(board, vb.url, out=quiet)
+        assert result["info"]["board"] == board
+        vb.wait_for(lambda s: s["firmware_running"], timeout=20)
+        assert flash_files(vb.flash) == expected(board)
+        assert vb.state()["duty_u16"] == 0
+
+
+def test_a_board_file_for_another_port_is_refused(tmp_path):
+    with VirtualBoard(board="pico", flash=tmp_path / "flash") as vb:
+        with pytest.raises(deploy.DeployError) as e:
+            deploy.flash("esp32_devkitc", vb.url, out=quiet)
+        assert "boards/esp32_devkitc.json is for esp32, but the board on" in str(e.value)
+        assert "refusing to flash" in str(e.value)
+        assert not os.path.exists(os.path.join(vb.flash, "main.py"))
