@@ -59,7 +59,7 @@ bench: $(STAMP)
 BOARD ?= pico
 PORT  ?= auto
 FILE  ?= profiles.json
-FLASH_ARGS = $(if $(filter 1 yes true,$(PROFILES)),--profiles,)
+FLASH_ARGS = $(if $(filter 1 yes true,$(PROFILES)),--profiles,) $(if $(MIP_INDEX),--mip-index $(MIP_INDEX),)
 
 flash: $(STAMP)
 	$(PY) -m tools.deploy flash $(BOARD) --port $(PORT) $(FLASH_ARGS)

@@ -183,6 +183,30 @@ def test_logs_are_pulled_and_imported_once(sim, tmp_path):
     assert ends == ["power_cut", "stop"]
 
 
+def test_a_board_with_a_display_gets_its_driver_with_mip(sim, tmp_path):
+    """A board file of one's own (any path) naming a display: make flash
+    installs micropython-lib's ssd1306 with mip, once."""
+    import mip_index
+    raw = json.load(open(os.path.join(paths.BOARDS, "sim.json")))
+    raw["indicator"]["display"] = {"i2c": 1, "sda": 2, "scl": 3, "address": 60, "width": 128, "height": 64}
+    mine = tmp_path / "sim.json"
+    mine.write_text(json.dumps(raw))
+    with mip_index.serve(tmp_path) as (url, data):
+        lines = []
+        deploy.flash(str(mine), sim.url, out=lines.append, mip_index=url)
+        assert "  installed the display driver (mip install ssd1306)" in lines
+        assert open(os.path.join(sim.flash, "lib", "ssd1306.py"), "rb").read() == data
+        lines = []
+        deploy.flash(str(mine), sim.url, out=lines.append, mip_index=url)
+        assert not any("mip" in line for line in lines)                 # already there
+    assert json.load(open(os.path.join(sim.flash, "board.json")))["indicator"]["display"]["i2c"] == 1
+    sim.wait_for(lambda s: s["firmware_running"], timeout=20)
+    sim.press("start_stop", 200)                                      # pumps with the display attached
+    sim.wait_for(lambda s: s["vacuum_mmhg"] > 50, timeout=10)
+    deploy.flash("sim", sim.url, out=quiet)                           # back to the plain sim board
+    os.remove(os.path.join(sim.flash, "lib", "ssd1306.py"))
+
+
 def test_no_board_is_a_clear_error():
     proc = subprocess.run([sys.executable, "-m", "tools.deploy", "flash", "sim", "--port", "socket://127.0.0.1:9"],
                           capture_output=True, text=True, cwd=paths.ROOT, timeout=60)

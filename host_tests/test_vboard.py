@@ -201,29 +201,10 @@ def test_friendly_repl(board):
 
 
 def test_mip_install_from_a_local_index(board, tmp_path):
-    src = os.path.join(ROOT, "tools", "fakes", "optional", "ssd1306.py")
-    with open(src, "rb") as f:
-        data = f.read()
-    h = hashlib.sha256(data).hexdigest()[:8]
-    index = tmp_path / "index"
-    (index / "file" / h[:2]).mkdir(parents=True)
-    (index / "file" / h[:2] / h).write_bytes(data)
-    for mpy in ("6", "py"):
-        pkg = index / "package" / mpy / "ssd1306"
-        pkg.mkdir(parents=True)
-        (pkg / "latest.json").write_text(json.dumps({"hashes": [["ssd1306.py", h]], "version": "0.1"}))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(index))
-    handler.log_message = lambda *a: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    try:
-        url = "http://127.0.0.1:%d" % httpd.server_address[1]
+    import mip_index
+    with mip_index.serve(tmp_path) as (url, data):
         r = mp(board, "mip", "install", "--index", url, "ssd1306", timeout=60)
         assert "Done" in r.stdout
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     with open(os.path.join(board.flash, "lib", "ssd1306.py"), "rb") as f:
         assert f.read() == data
     assert mp(board, "exec", "import ssd1306; print('imported')").stdout.strip() == "imported"

@@ -65,24 +65,28 @@ def sha256_file(path):
 # -- the build --------------------------------------------------------------------
 
 def board_file(board):
-    path = os.path.join(paths.BOARDS, board + ".json")
+    """A board by name (boards/<name>.json) or by path to a board file."""
+    path = board if board.endswith(".json") else os.path.join(paths.BOARDS, board + ".json")
     if not os.path.exists(path):
+        if board.endswith(".json"):
+            raise DeployError("no board file %s" % board)
         names = sorted(f[:-5] for f in os.listdir(paths.BOARDS) if f.endswith(".json"))
         raise DeployError("no board %r in boards/ (%s)" % (board, ", ".join(names)))
     from hw import board as board_mod
     with open(path) as f:
         raw = json.load(f)
     b, errors = board_mod.load(raw)
-    if errors:
-        raise DeployError("boards/%s.json is invalid:\n  %s" % (board, "\n  ".join(errors)))
+    if b is None:
+        raise DeployError("%s is invalid:\n  %s" % (path, "\n  ".join(errors)))
     return path, b
 
 
 def build(board):
-    """Compile the firmware for `board`. Returns {device path: local path}
-    for every file the board must hold (profiles.json excluded)."""
-    src_board, _ = board_file(board)
-    out = os.path.join(BUILD, board)
+    """Compile the firmware for `board` (a name or a board-file path).
+    Returns {device path: local path} for every file the board must hold
+    (profiles.json excluded)."""
+    src_board, b = board_file(board)
+    out = os.path.join(BUILD, b.name)
     if os.path.exists(out):
         shutil.rmtree(out)
     files = {}
@@ -182,7 +186,7 @@ for top in os.listdir():
     except OSError:
         continue
     if isdir:
-        if top in %(dirs)r:
+        if top in %(dirs)r or top == 'lib':
             _walk(top, files)
     else:
         files[top] = _h(top)
@@ -250,15 +254,20 @@ def plan(files, device_files, profiles_on_board, install_profiles):
     return copy, delete, dirs
 
 
-def flash(board_name, port=None, install_profiles=False, force_port=False, out=print):
-    _, b = board_file(board_name)
-    files = build(board_name)
+def flash(board_name, port=None, install_profiles=False, force_port=False, out=print, mip_index=None):
+    """board_name: a name in boards/ or a path to a board file. A board with
+    a display gets micropython-lib's ssd1306 driver with mip (from
+    mip_index when given, else micropython.org's index) unless it has it."""
+    path, b = board_file(board_name)
+    board_name = b.name
+    files = build(path)
     board = Board(port)
     found = reset_first(board)
     if found["sysname"] != b.port and not force_port:
-        raise DeployError("boards/%s.json is for %s, but the board on %s is %s (%s): refusing to flash. "
+        raise DeployError("%s is for %s, but the board on %s is %s (%s): refusing to flash. "
                           "Pick the right BOARD (or --force-port if you know better)"
-                          % (board_name, b.port, board.port, found["sysname"], found["machine"]))
+                          % (os.path.relpath(path, paths.ROOT), b.port, board.port, found["sysname"],
+                             found["machine"]))
     dev_files = found["files"]
     copy, delete, dirs = plan(files, dev_files, "profiles.json" in dev_files, install_profiles)
     commands = []
@@ -268,6 +277,9 @@ def flash(board_name, port=None, install_profiles=False, force_port=False, out=p
             "os.remove(%r)\n" % p for p in delete)))
     for local, dev in copy:
         commands.append(("cp", "-f", local, ":" + dev))
+    mip = b.indicator["display"] and not any(p in dev_files for p in ("lib/ssd1306.py", "lib/ssd1306.mpy"))
+    if mip:
+        commands.append(("mip", "install") + (("--index", mip_index) if mip_index else ()) + ("ssd1306",))
     commands.append(("rtc", "--set"))
     commands.append(("exec", READBACK))
     # The reset comes last: anything after it would interrupt main.py again
@@ -280,6 +292,8 @@ def flash(board_name, port=None, install_profiles=False, force_port=False, out=p
     out("%d file(s) copied, %d removed, %d unchanged; profiles.json %s" % (
         len(firmware_copied), len(delete), len(files) - len(firmware_copied),
         "installed" if len(firmware_copied) < len(copy) else "kept"))
+    if mip:
+        out("  installed the display driver (mip install ssd1306)")
     for _, dev in copy:
         out("  copied " + dev)
     for dev in delete:
@@ -362,6 +376,7 @@ def main(argv=None):
     f.add_argument("--port", default="auto")
     f.add_argument("--profiles", action="store_true", help="replace the board's profiles.json with the default")
     f.add_argument("--force-port", action="store_true")
+    f.add_argument("--mip-index", help="package index for mip (default micropython.org)")
     c = sub.add_parser("profiles-check")
     c.add_argument("file")
     p = sub.add_parser("profiles-push")
@@ -377,7 +392,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         if args.cmd == "flash":
-            flash(args.board, args.port, args.profiles, args.force_port)
+            flash(args.board, args.port, args.profiles, args.force_port, mip_index=args.mip_index)
         elif args.cmd == "profiles-check":
             errors = check_profiles(args.file)
             if errors:
