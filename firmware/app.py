@@ -370,8 +370,11 @@ def boot(machine, clock, read_text=None, log=None, wall=None):
         except OSError as e:
             print("session log unavailable:", e)
             log = None
-    return App(machine, clock, board, profiles, hardware, notice, sensor_fault, log, board_id,
-               seconds_2000(wall) if wall is not None else None)
+    wall_s = seconds_2000(wall) if wall is not None else None
+    if profiles.schedule is not None and wall_s is None:
+        print("clock not set: the schedule counts from the last session on this boot "
+              "(make flash sets the clock)")
+    return App(machine, clock, board, profiles, hardware, notice, sensor_fault, log, board_id, wall_s)
 
 
 def release_boot_modules():

@@ -404,3 +404,34 @@ def test_mmhg_conversion():
     assert limits.mmhg_to_pa(-10) == -1333
     assert limits.pa_to_mmhg_x10(33331) == 2500
     assert limits.pa_to_mmhg_x10(-1333) == -100
+
+
+# -- schedule (optional) ---------------------------------------------------------------------
+
+def test_schedule_every_and_times_are_accepted(raw):
+    raw["schedule"] = {"every_min": 180, "grace_min": 45}
+    p, errors = profiles.load(raw)
+    assert errors == [] and p.schedule.every_s == 10800 and p.schedule.grace_s == 2700
+    raw["schedule"] = {"times": ["21:00", "06:00"], "grace_min": 30}
+    p, errors = profiles.load(raw)
+    assert errors == [] and p.schedule.times_s == (21600, 75600)
+    del raw["schedule"]
+    assert profiles.load(raw)[0].schedule is None
+
+
+@pytest.mark.parametrize("schedule,message", [
+    ({"every_min": 30, "grace_min": 45}, "schedule.every_min: 30 is below the minimum 60"),
+    ({"every_min": 180, "grace_min": 500}, "schedule.grace_min: 500 is above the maximum 180"),
+    ({"every_min": 180}, "schedule.grace_min: missing"),
+    ({"every_min": 180, "times": ["06:00"], "grace_min": 45}, 'schedule: needs either "every_min" or "times", '
+     "has every_min and times"),
+    ({"grace_min": 45}, 'schedule: needs either "every_min" or "times", has neither'),
+    ({"times": ["6:00"], "grace_min": 45}, 'schedule.times[0]: "6:00" is not a time of day ("HH:MM", 00:00-23:59)'),
+    ({"times": ["06:00", "06:00"], "grace_min": 45}, 'schedule.times[1]: "06:00" appears twice'),
+    ({"times": [], "grace_min": 45}, "schedule.times: needs a list of 1 to 12 times of day"),
+    ({"every_min": 180, "grace_min": 45, "remind": True}, "schedule.remind: unknown key"),
+    ("every 3 h", 'schedule: "every 3 h" is not an object'),
+])
+def test_schedule_rules(raw, schedule, message):
+    raw["schedule"] = schedule
+    assert one_error(raw) == message

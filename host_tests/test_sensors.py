@@ -731,16 +731,25 @@ def _chk(value):
 
 @pytest.fixture(scope="module")
 def checked():
-    """The driver modules with every arithmetic result checked during poll()."""
-    mods = {}
-    for name in DRIVERS:
-        spec = importlib.util.find_spec("hw.sensors." + name)
+    """The driver modules with every arithmetic result checked during poll(),
+    including the shared fixed-point Gain of hw/sensors/__init__.py (the
+    drivers import it from a checked copy of the package)."""
+    import sys
+
+    def load(modname):
+        spec = importlib.util.find_spec(modname)
         tree = CheckArithmetic().visit(ast.parse(open(spec.origin).read()))
         ast.fix_missing_locations(tree)
         mod = importlib.util.module_from_spec(spec)
         mod.__dict__["_chk__"] = _chk
         exec(compile(tree, spec.origin, "exec"), mod.__dict__)
-        mods[name] = mod
+        return mod
+    package = sys.modules["hw.sensors"]
+    sys.modules["hw.sensors"] = load("hw.sensors")
+    try:
+        mods = {name: load("hw.sensors." + name) for name in DRIVERS}
+    finally:
+        sys.modules["hw.sensors"] = package
     return mods
 
 

@@ -362,3 +362,10 @@ def test_the_host_tools_import_what_the_firmware_writes(tmp_path):
                             str(flash / "sessions.log")], capture_output=True, text=True, cwd=paths.ROOT)
     assert "0 new" in again.stdout and "2 already known" in again.stdout
     assert logfile is not None
+
+
+def test_without_a_clock_the_board_says_what_it_counts_from(tmp_path, capsys):
+    app_with(tmp_path, {"every_min": 180, "grace_min": 45})
+    assert "clock not set: the schedule counts from the last session on this boot" in capsys.readouterr().out
+    app_with(tmp_path, {"every_min": 180, "grace_min": 45}, wall=(2026, 11, 28, 8, 0, 0))
+    assert "clock not set" not in capsys.readouterr().out

@@ -34,6 +34,39 @@ class SensorError(Exception):
         self.message = message
 
 
+class Gain:
+    """round(x * gain) in small ints, for |x| <= xmax < 2^28.
+
+    A 32-bit port's small ints end at 2^30, so a 24-bit count cannot simply
+    be multiplied by a scale factor. At load time the gain becomes m / 2^s
+    with 2^14 <= |m| <= 2^15, and x is split at bit k so that both halves
+    times m stay below 2^30; apply() is then integer-only and allocation-free.
+    """
+
+    def __init__(self, gain, xmax):
+        k = 0
+        while (xmax >> k) >= 1 << 14:
+            k += 1
+        s = 0
+        while abs(gain) * (1 << (s + 1)) < 32768:
+            s += 1
+        x = gain * (1 << s)
+        m = int(x + 0.5) if x >= 0 else -int(0.5 - x)
+        if s < k or abs(m) > 32768:
+            raise ValueError("calibration out of the integer range")
+        self.m = m
+        self.k = k
+        self.mask = (1 << k) - 1
+        self.d = s - k
+        self.half = 1 << (s - k) >> 1
+
+    def apply(self, x):
+        m = self.m
+        k = self.k
+        y = (x >> k) * m + (((x & self.mask) * m) >> k)
+        return (y + self.half) >> self.d
+
+
 def read_blocking(sensor, clock, timeout_ms):
     """Poll `sensor` until a reading arrives (for read() implementations)."""
     start = clock.ticks_ms()
@@ -48,4 +81,4 @@ def read_blocking(sensor, clock, timeout_ms):
         clock.sleep_ms(1)
 
 
-__all__ = ("NEW", "NONE", "SensorError", "read_blocking", "FAULT_SENSOR_IO", "FAULT_SENSOR_RANGE")
+__all__ = ("NEW", "NONE", "Gain", "SensorError", "read_blocking", "FAULT_SENSOR_IO", "FAULT_SENSOR_RANGE")

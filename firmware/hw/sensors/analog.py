@@ -21,29 +21,11 @@ Facts (SENSORS.md):
 """
 from micropython import const
 
-from hw.sensors import (FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, NEW,
+from hw.sensors import (FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, NEW, Gain,
                         SensorError, read_blocking)
 
 _ESP32_LO_UV = const(150000)     # 11 dB linear range at the pin
 _ESP32_HI_UV = const(2450000)
-
-
-def _fixed(gain, xmax):
-    """Fixed point for round(x * gain), |x| <= xmax < 2^28 (load time).
-
-    Returns (m, s, k): m ~ gain * 2^s with 2^14 <= |m| <= 2^15, and x is
-    split at bit k so that hi * m and lo * m both stay below 2^30."""
-    k = 0
-    while (xmax >> k) >= 1 << 14:
-        k += 1
-    s = 0
-    while abs(gain) * (1 << (s + 1)) < 32768:
-        s += 1
-    x = gain * (1 << s)
-    m = int(x + 0.5) if x >= 0 else -int(0.5 - x)
-    if s < k or abs(m) > 32768:
-        raise ValueError("calibration out of the integer range")
-    return m, s, k
 
 
 class AnalogSensor:
@@ -64,7 +46,7 @@ class AnalogSensor:
         self._sum_lo = int(lo) if lo == int(lo) else int(lo) + 1
         self._sum_hi = int(max_mv / mv_per_sum)
         xmax = samples * (65535 if self._rp2 else _ESP32_HI_UV)
-        self._m, self._s, self._k = _fixed(mv_per_sum * 1000 / mv_per_kpa, xmax)
+        self._gain = Gain(mv_per_sum * 1000 / mv_per_kpa, xmax)
         c = -zero_mv * 1000 / mv_per_kpa           # Pa at a 0 mV output
         self._c = int(c + 0.5) if c >= 0 else -int(0.5 - c)
         self._mv_per_sum = mv_per_sum
@@ -121,8 +103,5 @@ class AnalogSensor:
         self._sum = total
         if total < self._sum_lo or total > self._sum_hi:
             return FAULT_SENSOR_RANGE
-        m, k = self._m, self._k
-        y = (total >> k) * m + (((total & ((1 << k) - 1)) * m) >> k)
-        d = self._s - k
-        self.vacuum_pa = ((y + (1 << d >> 1)) >> d) + self._c
+        self.vacuum_pa = self._gain.apply(total) + self._c
         return NEW

@@ -20,29 +20,11 @@ Protocol (HX710B/HX711 datasheets, via SENSORS.md):
 """
 from micropython import const
 
-from hw.sensors import (FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, NEW, NONE,
+from hw.sensors import (FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, NEW, NONE, Gain,
                         SensorError, read_blocking)
 
 _DISCARD = const(2)
 _BEGIN_TIMEOUT_MS = const(1000)   # ~400 ms power-up settling + 2 discarded conversions
-
-
-def _fixed(gain, xmax):
-    """Fixed point for round(x * gain), |x| <= xmax < 2^28 (load time).
-
-    Returns (m, s, k): m ~ gain * 2^s with 2^14 <= |m| <= 2^15, and x is
-    split at bit k so that hi * m and lo * m both stay below 2^30."""
-    k = 0
-    while (xmax >> k) >= 1 << 14:
-        k += 1
-    s = 0
-    while abs(gain) * (1 << (s + 1)) < 32768:
-        s += 1
-    x = gain * (1 << s)
-    m = int(x + 0.5) if x >= 0 else -int(0.5 - x)
-    if s < k or abs(m) > 32768:
-        raise ValueError("calibration out of the integer range")
-    return m, s, k
 
 
 class HX710B:
@@ -63,7 +45,7 @@ class HX710B:
         self._irq_off, self._irq_on = disable_irq, enable_irq
         self._offset = offset
         # counts_per_kpa is per kPa of VACUUM (negative: bridge wired reversed).
-        self._m, self._s, self._k = _fixed(1000 / counts_per_kpa, 1 << 24)
+        self._gain = Gain(1000 / counts_per_kpa, 1 << 24)
         # Vacuum at the last code before saturation on the vacuum side.
         edge = 0x7FFFFE if counts_per_kpa > 0 else -0x7FFFFF
         self.max_vacuum_pa = int((edge - offset) * 1000 / counts_per_kpa)
@@ -109,10 +91,7 @@ class HX710B:
 
     def _pa(self, x):
         # round(x * 1000 / counts_per_kpa); |x| <= 2^24, every product < 2^30.
-        m, k = self._m, self._k
-        y = (x >> k) * m + (((x & ((1 << k) - 1)) * m) >> k)
-        d = self._s - k
-        return (y + (1 << d >> 1)) >> d
+        return self._gain.apply(x)
 
     def _shift(self):
         sck, dout = self._sck, self._dout
