@@ -89,8 +89,10 @@ def test_internal_setpoint_never_above_the_ceiling():
     ceiling = mmhg_to_pa(235)
     c = ctl(ceiling=ceiling)
     c.trims[MODE_EXPRESSION] = TRIM_MAX_PA
-    assert c.internal_setpoint(mmhg_to_pa(230), MODE_EXPRESSION) == ceiling
-    assert c.internal_setpoint(0, MODE_EXPRESSION) == 0
+    c.update(10, mmhg_to_pa(230), 0, True, MODE_EXPRESSION)
+    assert c.sp == ceiling                                      # what update() actually aimed at
+    c.update(10, 0, 0, False, MODE_EXPRESSION)
+    assert c.sp == 0
 
 
 def test_gains_keep_products_in_small_int_range():

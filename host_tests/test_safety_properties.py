@@ -62,8 +62,7 @@ def check_tick(s, out, r, state_before, stopped, armed):
     if out.state != STATE_RUNNING:
         assert out.duty_u16 == 0 and out.valve_open and out.setpoint_pa == 0
     assert out.setpoint_pa <= LIMIT
-    if out.cycle_mode >= 0:
-        assert s.control.internal_setpoint(out.setpoint_pa, out.cycle_mode) <= LIMIT
+    assert s.control.sp <= LIMIT                     # the trimmed setpoint control aimed at
     if state_before == STATE_FAULT and not stopped:
         assert out.state == STATE_FAULT and out.fault in TRIP_CODES
     if out.duty_u16 > 0:

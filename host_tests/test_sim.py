@@ -300,3 +300,14 @@ def test_any_fault_at_any_time_is_safe(kind, mode, level_steps, at_ms, seed):
     stopped = [i for i, r in enumerate(rows) if r[S.T] >= at_ms and r[S.STATE] in (-1, 4)]
     if stopped:
         assert all(r[S.DUTY] == 0 for r in rows[stopped[0]:])
+
+
+def test_an_event_the_board_cannot_act_on_is_reported(tmp_path):
+    sc = scenario.load({"board": "sim", "duration_s": 8, "seed": 1, "events": [
+        {"at_s": 1, "press": "start"}, {"at_s": 4, "program": "power"}]})[0]
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({k: v for k, v in sc.items() if k in ("board", "duration_s", "seed", "events")}))
+    proc = subprocess.run([sys.executable, "-m", "tools.sim", str(path)], capture_output=True, text=True,
+                          cwd=paths.ROOT)
+    assert proc.returncode == 0
+    assert "program 1 ignored: programs are selected while idle" in proc.stderr

@@ -86,15 +86,6 @@ class Control:
                 self.trims[mode] = self.trims[mode] * target_pa // old
             self.trim_targets[mode] = target_pa
 
-    def internal_setpoint(self, setpoint_pa, mode):
-        """The trimmed setpoint control aims for (never above ceiling_pa)."""
-        if setpoint_pa <= 0:
-            return 0
-        sp = setpoint_pa + self.trims[mode]
-        if sp > self.ceiling_pa:
-            sp = self.ceiling_pa
-        return sp if sp > 0 else 0
-
     def observe(self, dt_ms, vacuum_pa, fresh):
         """Track the reading's slope; called every tick, pumping or not."""
         self.since_ms += dt_ms

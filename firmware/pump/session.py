@@ -69,7 +69,6 @@ class Session:
         self.levels = [0, 0, 0]
         self._default_levels()
         self.mode = MODE_NONE
-        self.override = MODE_NONE
         self.cycle_mode = MODE_NONE
         self.level_mode = MODE_NONE     # whose level sets this cycle's target
         self.cycle_target_pa = 0        # fixed for the cycle at its start
@@ -121,8 +120,7 @@ class Session:
                 return True
         elif ev == EV_LETDOWN:
             if st == STATE_RUNNING or st == STATE_PAUSED:
-                self.override = MODE_STIMULATION if self.mode == MODE_EXPRESSION else MODE_EXPRESSION
-                self.mode = self.override
+                self.mode = MODE_STIMULATION if self.mode == MODE_EXPRESSION else MODE_EXPRESSION
                 return True
         elif ev == EV_LEVEL_UP or ev == EV_LEVEL_DOWN:
             m = self.mode
@@ -204,7 +202,6 @@ class Session:
     def _enter_step(self):
         self.dirty = True
         step = self._program().steps[self.step]
-        self.override = MODE_NONE
         if step.mode == MODE_NONE:
             self.state = STATE_RESTING
             self.mode = MODE_NONE
@@ -297,7 +294,6 @@ class Session:
         self.mode = MODE_NONE
         self.cycle_mode = MODE_NONE
         self.level_mode = MODE_NONE
-        self.override = MODE_NONE
         self.ended_fault = FAULT_SESSION_LIMIT if reason == END_AUTO_OFF else FAULT_NONE
         self.control.off()
 

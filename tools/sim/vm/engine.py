@@ -19,6 +19,8 @@ Button presses pull the board's button pins low for their hold time.
 A power cut stops the firmware (motor off, normally-open valve vents); at
 its end the board boots again from its files, with a fresh fake machine.
 """
+import sys
+
 import machine
 from fake_clock import FakeClock
 from plant import Plant
@@ -114,7 +116,6 @@ class Engine:
         self.off_until = None
         self.events = sorted(spec["events"], key=lambda e: e["at_ms"])
         self.next_event = 0
-        self.notes = []              # what events did, for the summary
         b = self.board["buttons"]
         self.buttons = {"start_stop": b["start_stop"], "letdown": b["letdown"], "level_up": b["level_up"],
                         "level_down": b["level_down"], "pause": b.get("pause")}
@@ -165,7 +166,7 @@ class Engine:
         kind = e["kind"]
         if kind == "press":
             if self.off_until is not None:
-                self.notes.append((now, "press %s ignored: power is off" % e["button"]))
+                self.note(now, "press %s ignored: the power is off" % e["button"])
             elif not self.press(e["button"], e["hold_ms"], now):
                 # No pause button on this board: the let-down button's long press pauses.
                 self.press("letdown", self.long_ms + 200, now)
@@ -173,7 +174,7 @@ class Engine:
             want = e["index"]
             s = self.app.session
             if s.state not in (0, 5):
-                self.notes.append((now, "program %d ignored: select programs while idle" % want))
+                self.note(now, "program %d ignored: programs are selected while idle" % want)
                 return
             n = (want - s.program) % len(s.p.programs)
             step = self.long_ms + 500
@@ -191,6 +192,10 @@ class Engine:
             self.fault(e["name"], e["params"], True, now)
         elif kind == "clear":
             self.fault(e["name"], {}, False, now)
+
+    def note(self, now, text):
+        """An event the board could not act on: said, not swallowed."""
+        sys.stderr.write("sim at %d.%03d s: %s\n" % (now // 1000, now % 1000, text))
 
     def fault(self, name, params, on, now):
         self.link.advance(now)
