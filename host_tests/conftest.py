@@ -19,3 +19,16 @@ settings.register_profile("ci", max_examples=150, derandomize=True, deadline=Non
 settings.register_profile("soak", max_examples=5000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs on two workers (pytest-xdist, --dist loadgroup): the
+    emulated-RP2040 cases of one board go to one worker, which flashes that
+    board once and starts every case from its image."""
+    import pytest
+    for item in items:
+        if item.get_closest_marker("rp2040") is None:
+            continue
+        params = getattr(item, "callspec", None)
+        board = params.params.get("board", "pico") if params is not None else "pico"
+        item.add_marker(pytest.mark.xdist_group(name="rp2040-" + board))

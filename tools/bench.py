@@ -12,7 +12,11 @@
 - simulator speed (simulated seconds per wall second), CPython and the VM;
 - control accuracy on the default plant and with volume, pump strength and
   leak each at -50 % and +50 % (level sweeps of every mode);
-- detection time of every shipped fault scenario.
+- detection time of every shipped fault scenario;
+- on the emulated RP2040 (tools/rp2040/tickbench.py): full-tick median and
+  worst per state for pico and pico_w, the longest loop stall of a session
+  and where it happened at typical and worst-case flash timing, and the
+  heap in use after boot, in the chip's cycle-counted microseconds.
 
 Prints a table and writes out/bench.json.
 """
@@ -172,6 +176,15 @@ def main():
                 "%s %g" % (s, cost[s]["loop_iterations"]) for s in STATES))
         else:
             say("per-tick cost: not measured: " + method)
+    from tools.rp2040 import chip as rp2040_chip, tickbench
+    why = rp2040_chip.missing()
+    if why:
+        say("emulated RP2040: not measured: " + why)
+        result["rp2040"] = {"not_measured": why}
+    else:
+        say("emulated RP2040 (MicroPython 1.28 for RPI_PICO on rp2040js; a few minutes) ...")
+        result["rp2040"] = [tickbench.measure(b, t, out=say) for b in ("pico", "pico_w") for t in ("typical", "worst")]
+        tickbench.table(result["rp2040"], out=say)
     say("simulator speed ...")
     result["sim_speed_x_real_time"] = sim_speed()
     say("simulator: %(cpython)gx real time on CPython, %(micropython)gx in the MicroPython VM"

@@ -1,0 +1,299 @@
+"""The firmware on the real rp2 port: MicroPython v1.28.0 for RPI_PICO on an
+emulated RP2040 (tools/rp2040), flashed and driven with the real mpremote.
+
+What passes on the host but fails here is a bug: this layer runs the
+bytecode at a Pico's speed, on littlefs whose erases stall the whole chip
+for the W25Q16JV's time (typical, and worst case: 400 ms per sector erase),
+and reads the pump at the pins: PWM duty, valve pin, LED, the sensor on
+its ADC or I2C bus.
+
+Each board is flashed once with `make flash` through the bench's loopback
+port (and the short test profiles pushed with `make profiles-push`); the
+other cases start a fresh chip from that flash image, as a power-up does.
+Without the UF2 the layer skips with one line saying where to get it; on
+CI (CI=true) that is a failure.
+"""
+import os
+import subprocess
+import time
+
+import pytest
+
+from tools import paths
+from tools.rp2040 import chip
+from tools.rp2040.bench import Bench, blink_code, cycles, led_pulses, safe_since
+
+pytestmark = pytest.mark.rp2040
+
+SHORT_PROFILES = os.path.join(paths.ROOT, "host_tests", "rp2040", "profiles_short.json")
+WALL_LIMIT_S = 900
+BOOT_S = 4.0                 # power-up to main.py's loop (measured ~2 s of virtual time)
+STIM_TARGET, EXPR_TARGET = 90, 190      # level 5 of 9 over 50-130 and 150-230 mmHg
+CATCH_UP_TARGET = 170                    # catch_up's expression at level 3
+CODES = {"over_vacuum": 1, "sensor_range": 2, "sensor_stale": 3, "sensor_stuck": 4, "sensor_io": 5,
+         "release_fail": 6, "no_vacuum": 7}
+_images = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def emulator():
+    why = chip.missing()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail("the emulated RP2040 layer must run on CI: " + why)
+        pytest.skip(why)
+
+
+def make(*args):
+    return subprocess.Popen(["make", "-s", "--no-print-directory"] + list(args), cwd=paths.ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def drive(bench, proc):
+    """Run the emulated board while a host command talks to it."""
+    t0 = time.monotonic()
+    bench.run_while(lambda: proc.poll() is None and time.monotonic() - t0 < WALL_LIMIT_S)
+    if proc.poll() is None:
+        proc.kill()
+    out = proc.stdout.read()
+    return proc.wait(), out
+
+
+def flashed(board, tmp_path_factory):
+    """(flash image, make flash's output) for a board, flashed once per run."""
+    if board not in _images:
+        img = str(tmp_path_factory.mktemp("rp2040") / (board + ".img"))
+        with Bench(board, listen=True) as b:
+            b.run(1.5)                                  # the UF2's first boot formats the filesystem
+            port = "PORT=socket://127.0.0.1:%d" % b.port
+            rc, out = drive(b, make("flash", "BOARD=" + board, port))
+            assert rc == 0, out
+            rc2, out2 = drive(b, make("profiles-push", "FILE=" + SHORT_PROFILES, port))
+            assert rc2 == 0, out2
+            rc3, out3 = drive(b, subprocess.Popen(
+                [os.path.join(paths.ROOT, ".venv", "bin", "mpremote"), "connect", "socket://127.0.0.1:%d" % b.port,
+                 "exec", "open('reset.flag', 'w').close()", "+", "reset"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            assert rc3 == 0, out3
+            b.run(BOOT_S)
+            b.save_image(img)
+            _images[board] = (img, out, b.flash_stats())
+    return _images[board]
+
+
+def start_board(board, tmp_path_factory, timing="typical", **kw):
+    img = flashed(board, tmp_path_factory)[0]
+    b = Bench(board, image=img, flash_timing=timing, **kw)
+    b.run(BOOT_S)
+    return b
+
+
+def no_fault_shown(b, t_from):
+    return blink_code(b.led_edges, t_from, b.t_ms) is None
+
+
+@pytest.mark.parametrize("board", ["pico", "pico_w"])
+def test_make_flash_installs_and_boots(board, tmp_path_factory):
+    img, out, stats = flashed(board, tmp_path_factory)
+    assert "board reports: firmware" in out and "board %s, port rp2" % board in out, out
+    assert "copied main.py" in out and "profiles.json installed" in out, out
+    assert stats["erases"] > 0                     # littlefs really wrote the emulated flash
+
+
+def test_boots_idle_and_never_pumps_without_a_press(tmp_path_factory):
+    with start_board("pico", tmp_path_factory) as b:
+        t0 = b.t_ms
+        b.run(30)
+        window = [r for r in b.trace if r[0] >= t0]
+        assert max(r[2] for r in window) == 0, "the motor ran without a start press"
+        assert all(r[3] for r in window), "the valve closed without a start press"
+        beats = led_pulses(b.led_edges, t0, b.t_ms)
+        assert len(beats) >= 9 and all(30 <= n <= 80 for _, n in beats), beats   # 50 ms every 3 s
+
+
+def check_cycles(b, t_from, t_to, target, cpm, at_least):
+    cyc = cycles(b.trace, t_from, t_to)
+    assert len(cyc) >= at_least, cyc
+    steady = cyc[2:]                                # from the third cycle
+    for start, period, peak in steady:
+        assert abs(peak - target) <= 10, (start, peak, target, cyc)
+    rate = 60000.0 * len(steady) / sum(p for _, p, _ in steady)
+    assert abs(rate - cpm) <= 1, (rate, cpm, cyc)
+    return cyc
+
+
+def pumping_since(b, t_ms):
+    return max((r[2] for r in b.trace if r[0] >= t_ms), default=0) > 0
+
+
+@pytest.mark.parametrize("board,timing", [("pico", "typical"), ("pico_w", "typical"),
+                                          ("pico", "worst"), ("pico_w", "worst")])
+def test_session_pumps_to_target_through_every_write(board, timing, tmp_path_factory):
+    """The short standard program (stimulation 6 s, expression 12 s, rest
+    6 s, expression 6 s) with a level-up, a let-down and a pause: the start,
+    the step changes, the pause, the rest and the end each write the log,
+    and none may trip a fault, stop the pumping or run the motor blind.
+    Phases are found on the trace (a write's stall delays the program)."""
+    with start_board(board, tmp_path_factory, timing) as b:
+        t0 = b.t_ms
+        b.press("start_stop")
+
+        def expression_started():
+            return any(p > 800 for _, p, _ in cycles(b.trace, t0, b.t_ms))
+        assert b.run(12.0, until=expression_started), "never reached the expression step"
+        cyc = cycles(b.trace, t0, b.t_ms)
+        t_expr = next(s for s, p, _ in cyc if p > 800)
+        check_cycles(b, t0, t_expr, STIM_TARGET, 100, 8)
+        b.run(t_expr / 1000 + 4.6 - b.t_ms / 1000)
+        check_cycles(b, t_expr, b.t_ms, EXPR_TARGET, 60, 4)
+        t_lvl = b.t_ms
+        b.press("level_up")
+        b.run(3.4)
+        cyc = cycles(b.trace, t_lvl + 300, b.t_ms)       # a level applies from the next cycle
+        assert len(cyc) >= 2 and all(abs(peak - (EXPR_TARGET + 10)) <= 10 for _, _, peak in cyc), cyc
+        t_ld = b.t_ms
+        b.press("letdown")                             # expression -> stimulation
+        b.run(2.8)
+        cyc = cycles(b.trace, t_ld + 1000, b.t_ms)
+        assert len(cyc) >= 2 and all(abs(p - 600) <= 20 for _, p, _ in cyc), cyc      # 100 cycles/min
+        # The rest: the motor stops and the valve vents for its 6 s, then the last step pumps.
+        assert b.run(6.0, until=lambda: safe_since(b.trace, t_ld) is not None
+                     and b.t_ms - safe_since(b.trace, t_ld) > 1000), "the rest never came"
+        t_rest = safe_since(b.trace, t_ld)
+        assert b.run(8.0, until=lambda: pumping_since(b, t_rest)), "did not pump after the rest"
+        assert 5500 <= b.t_ms - t_rest <= 6000 + 2500, b.t_ms - t_rest
+        b.run(1.0)
+        b.long_press("letdown")                        # pause
+        t_pause = b.t_ms
+        b.run(2.0)
+        assert not pumping_since(b, t_pause) and all(r[3] for r in b.trace if r[0] >= t_pause), "pumped while paused"
+        b.long_press("letdown")                        # resume
+        t_res = b.t_ms
+        b.run(1.5)
+        assert pumping_since(b, t_res), "did not resume"
+        # The program ends (auto-off): safe, and the LED shows "done".
+        assert b.run(9.0, until=lambda: safe_since(b.trace, t_res) is not None
+                     and b.t_ms - safe_since(b.trace, t_res) > 2500), "the program did not end"
+        done = led_pulses(b.led_edges, safe_since(b.trace, t_res) + 300, b.t_ms)
+        assert len(done) >= 2 and all(70 <= n <= 130 for _, n in done), done    # "done": 100 ms each second
+        # Every flash erase and program of the session (the chip stalled
+        # through each) found the motor off and the valve open.
+        ops = [op for op in b.flash_ops if op[0] >= t0]
+        assert len(ops) >= 10, ops
+        assert all(duty == 0 and valve_open for _, _, duty, valve_open in ops), \
+            [op for op in ops if op[2] or not op[3]]
+
+
+FAULTS = [  # (fault, board, expected code, bound after the injection in ms)
+    ("sensor_stuck", "pico", "sensor_stuck", 2 * 1000 + 10 + 200),
+    ("sensor_disconnect", "pico", "sensor_range", 10 + 200),
+    ("valve_stuck_closed", "pico", "release_fail", 1000 + 300 + 200),
+    ("valve_stuck_open", "pico", "no_vacuum", 3000 + 1000 + 200),
+    ("motor_stall", "pico", "no_vacuum", 3000 + 1000 + 200),
+    ("sensor_stuck", "pico_w", "sensor_stuck", 2 * 1000 + 10 + 200),
+    ("sensor_disconnect", "pico_w", "sensor_io", 100 + 10 + 200),
+    ("valve_stuck_closed", "pico_w", "release_fail", 1000 + 300 + 200),
+    ("valve_stuck_open", "pico_w", "no_vacuum", 3000 + 1000 + 200),
+    ("motor_stall", "pico_w", "no_vacuum", 3000 + 1000 + 200),
+]
+
+
+@pytest.mark.parametrize("fault,board,code,bound_ms", FAULTS, ids=["%s-%s" % (f[0], f[1]) for f in FAULTS])
+def test_fault_trips_with_its_code(fault, board, code, bound_ms, tmp_path_factory):
+    """In expression, each injected fault stops the motor, vents and shows
+    its blink code within the documented bound. pico runs at typical flash
+    timing, pico_w at the worst case (the trip writes the fault record)."""
+    timing = "typical" if board == "pico" else "worst"
+    with start_board(board, tmp_path_factory, timing) as b:
+        b.press("start_stop")
+        b.run(1.0)
+        b.press("letdown")                               # stimulation -> expression
+        b.run(2.5)
+        assert no_fault_shown(b, 0)
+        t_inject = b.t_ms
+        b.fault(fault)
+        b.run(bound_ms / 1000 + 0.5, until=lambda: safe_since(b.trace, t_inject) is not None
+              and b.t_ms - safe_since(b.trace, t_inject) > 400)
+        t_safe = safe_since(b.trace, t_inject)
+        assert t_safe is not None, "still pumping %d ms after %s" % (b.t_ms - t_inject, fault)
+        assert t_safe - t_inject <= bound_ms, (t_safe - t_inject, bound_ms)
+        n = CODES[code]
+        period = n * 500 + 1500
+        b.run(2.2 * period / 1000, until=lambda: blink_code(b.led_edges, t_safe, b.t_ms) == n
+              and len(led_pulses(b.led_edges, t_safe, b.t_ms)) >= 2 * n)
+        assert blink_code(b.led_edges, t_safe, b.t_ms) == n
+        assert max(r[2] for r in b.trace if r[0] >= t_safe) == 0
+        assert all(duty == 0 and valve_open for t, _, duty, valve_open in b.flash_ops if t >= t_inject)
+
+
+def test_power_cut_reboots_idle_and_every_session_is_logged(tmp_path_factory, tmp_path):
+    """Two sessions: one stopped, one (the short profiles' 96 s catch_up)
+    cut by a power loss after 70 s, past its first checkpoint. The board
+    reboots idle, and `make logs` pulls a record of each: the stopped one
+    whole, the cut one as `power_cut` with at least the duration of its last
+    checkpoint and its peak."""
+    with start_board("pico", tmp_path_factory, listen=True) as b:
+        b.press("start_stop")
+        b.run(3.0)
+        b.press("start_stop")                          # stop: the first record
+        b.run(1.0)
+        b.long_press("start_stop")                     # standard -> power
+        b.long_press("start_stop")                     # -> catch_up
+        b.run(1.0)
+        b.press("start_stop")
+        b.run(70.0)
+        t_cut = b.t_ms
+        b.power_cut(0.5)
+        b.run(BOOT_S + 2.0)
+        after = [r for r in b.trace if r[0] > t_cut]
+        assert max(r[2] for r in after) == 0 and all(r[3] for r in after), "pumped after a power cut"
+        db = str(tmp_path / "sessions.db")
+        # What `make logs` runs, into this test's folder.
+        rc, out = drive(b, subprocess.Popen(
+            [os.path.join(paths.ROOT, ".venv", "bin", "python"), "-m", "tools.deploy", "logs",
+             "--port", "socket://127.0.0.1:%d" % b.port, "--out", str(tmp_path / "logs"), "--db", db],
+            cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        assert rc == 0, out
+    import json
+    import sqlite3
+    rows = sqlite3.connect(db).execute("SELECT seq, end_reason, duration_s, duration_at_least, record "
+                                       "FROM sessions ORDER BY seq").fetchall()
+    assert [r[1] for r in rows[-2:]] == ["stop", "power_cut"], rows
+    assert 2 <= rows[-2][2] <= 4 and not rows[-2][3], rows[-2]
+    _, _, duration_s, at_least, record = rows[-1]
+    assert at_least and duration_s >= 60, rows[-1]     # the checkpoint after a minute
+    assert json.loads(record)["program"] == "catch_up", record
+    assert abs(json.loads(record)["peak_mmhg"]["expression"] - CATCH_UP_TARGET) <= 12, record
+
+
+def test_watchdog_reset_is_reported(tmp_path_factory):
+    """A firmware that hangs mid-session is reset by the watchdog; the board
+    boots idle and shows the watchdog notice (two quick flashes)."""
+    with start_board("pico", tmp_path_factory) as b:
+        b.press("start_stop")
+        b.run(2.0)
+        t_hang = b.t_ms
+        b.hang(6.0)
+        assert b.resets and b.resets[-1][1] == "watchdog", b.resets
+        b.run(BOOT_S + 4.0)
+        after = [r for r in b.trace if r[0] >= b.resets[-1][0]]
+        assert max(r[2] for r in after) == 0
+        pulses = led_pulses(b.led_edges, b.resets[-1][0] + 3000, b.t_ms)
+        assert len([p for p in pulses if 40 <= p[1] <= 80]) >= 2, pulses
+
+
+def test_without_the_uf2_one_line_says_where_to_get_it(monkeypatch):
+    monkeypatch.setenv("MICROPYTHON_UF2", "/nonexistent/RPI_PICO.uf2")
+    why = chip.missing()
+    assert why and "\n" not in why and "micropython.org/download/RPI_PICO" in why and "MICROPYTHON_UF2" in why
+
+
+def test_bench_listens_on_loopback_only_and_stops_its_emulator(tmp_path_factory):
+    b = start_board("pico", tmp_path_factory, listen=True)
+    try:
+        assert b.server.getsockname()[0] == "127.0.0.1"
+        proc = b.chip.proc
+        assert proc.poll() is None
+    finally:
+        b.close()
+    assert proc.poll() is not None, "the emulator process outlived its bench"
