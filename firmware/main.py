@@ -32,7 +32,7 @@ def _refuse(errors):
     """A broken board file: never pump; say why on the console and blink
     fast on the on-board LED. No watchdog runs, so the REPL stays usable."""
     for e in errors:
-        print("board:", e)
+        print(e)                                # "board.json: sensor.pin: ...": the file and the rule
     print("refusing to pump until board.json is fixed")
     led = None
     pins = ("LED",)

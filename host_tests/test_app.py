@@ -1,5 +1,6 @@
 """main.py and app.py under the fake machine: the same checks on CPython and
-on the real MicroPython VM (host_tests/vm_scripts/app_checks.py)."""
+on the real MicroPython VM (host_tests/vm_scripts/app_checks.py), including
+main.py's loop on a flash whose writes stall the board 60, 250 and 1200 ms."""
 import os
 
 import pytest
@@ -24,7 +25,15 @@ CHECKS = [
     "reset_never_resumes_pumping_and_reports_watchdog_reset",
     "config_invalid_shown_before_watchdog_reset",
     "deliberate_reset_is_not_reported_as_watchdog",
-]
+    "board_not_utf8_refuses_and_the_console_names_the_file",
+    "damaged_files_boot_on_defaults_and_pump",
+] + ["slow_flash_%dms_%s" % (ms, what) for ms in (60, 250, 1200) for what in (
+    # a store whose every write stalls the board (App.flush, books.py)
+    "start_pause_checkpoint_stop_never_trip",
+    "writes_only_with_motor_off_and_valve_open",
+    "core_dt_is_one_tick",
+    "loop_resyncs_without_a_burst",
+    "watchdog_fed_right_before_and_after_writes")]
 
 
 def results(text):

@@ -220,3 +220,59 @@ def test_coverage_needs_the_margin():
     limit = mmhg_to_pa(250)
     assert board.check_sensor_covers(limit + mmhg_to_pa(20), limit) == []
     assert board.check_sensor_covers(limit + mmhg_to_pa(19), limit) != []
+
+
+# -- issue 11: every error has a path, no exception escapes, and two rules more -----------------
+
+def test_start_stop_is_required(pico):
+    pico["buttons"]["start_stop"] = None
+    assert one_error(pico) == "buttons.start_stop: null: the pump needs a start/stop button (the others may be null)"
+    pico["buttons"]["letdown"] = None                         # the others may be left out
+    pico["buttons"]["start_stop"] = 10
+    assert board.load(pico)[1] == []
+    del pico["buttons"]["start_stop"]
+    assert one_error(pico) == "buttons.start_stop: missing"
+
+
+def test_analog_divider_keeps_full_scale_under_the_adc_limit(pico, esp32):
+    pico["sensor"]["divider"] = 0.75                          # 4500 mV -> 3375 mV on a 3.3 V pin
+    assert one_error(pico) == ("sensor.divider: 0.75 puts the sensor's full-scale 4500 mV at 3375 mV on the pin, "
+                               "above the rp2 ADC's 3300 mV: use a divider of at most 0.733")
+    pico["sensor"]["divider"] = 0.7333
+    assert board.load(pico)[1] == []
+    esp32["sensor"] = {"type": "analog", "pin": 34, "divider": 1.0, "zero_mv": 4500, "mv_per_kpa": -40,
+                       "samples": 4, "max_vacuum_kpa": 100}
+    assert one_error(esp32) == ("sensor.divider: 1 puts the sensor's full-scale 4500 mV at 4500 mV on the pin, above "
+                                "the esp32 ADC's 2450 mV: use a divider of at most 0.544")
+    esp32["sensor"]["divider"] = 0.5                          # 2250 mV: inside the 11 dB linear range
+    assert board.load(esp32)[1] == []
+
+
+def test_a_pin_given_as_a_list_or_an_object_is_an_error_not_an_exception(pico):
+    pico["motor"]["pin"] = [16]
+    pico["buttons"]["letdown"] = {"pin": 11}
+    assert errors_of(pico) == ["motor.pin: a list is not a pin number", "buttons.letdown: an object is not a pin number"]
+    pico["motor"]["pin"] = True
+    assert errors_of(pico)[0] == "motor.pin: true is not a pin number"
+
+
+def test_a_float_or_odd_i2c_bus_is_an_error_not_an_exception():
+    raw = shipped("pico_w")
+    for bus, shown in ((0.0, "0"), ([0], "a list"), (True, "true"), (2, "2")):
+        raw["sensor"]["i2c"] = bus
+        errors = errors_of(raw)
+        assert errors[0].startswith("sensor.i2c: %s is " % shown), errors
+
+
+def test_indicator_values_are_checked(pico):
+    pico["indicator"]["led_active_high"] = [1, 2]
+    assert one_error(pico) == "indicator.led_active_high: a list is not true or false"
+    pico["indicator"]["led_active_high"] = True
+    pico["indicator"]["display"] = {"i2c": 1, "sda": 2, "scl": 3, "address": 60.0, "width": 128, "height": 64}
+    assert one_error(pico) == "indicator.display.address: 60 is not an SSD1306 address (60 or 61, 0x3C or 0x3D)"
+
+
+def test_keys_that_are_not_plain_names_have_a_path(pico):
+    pico[""] = 1
+    pico["motor"]["a.b\n"] = 2
+    assert errors_of(pico) == ['[""]: unknown key', 'motor["a.b\\u000a"]: unknown key']

@@ -7,6 +7,7 @@ the pico and esp32_devkitc pin maps."""
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 
@@ -126,8 +127,8 @@ def test_profiles_push_refuses_an_invalid_file_with_path_and_rule(sim, tmp_path)
     src.write_text(json.dumps(bad))
     proc = subprocess.run([sys.executable, "-m", "tools.deploy", "profiles-push", str(src), "--port", sim.url],
                           capture_output=True, text=True, cwd=paths.ROOT)
-    assert proc.returncode == 1
-    assert "modes.expression.vacuum_mmhg.max: 400 is above the hard limit 300" in proc.stderr
+    assert proc.returncode == 2
+    assert str(src) + ": modes.expression.vacuum_mmhg.max: 400 is above the hard limit 300" in proc.stderr
     assert open(os.path.join(sim.flash, "profiles.json")).read() == before
 
 
@@ -229,3 +230,174 @@ def test_a_board_file_for_another_port_is_refused(tmp_path):
         assert "boards/esp32_devkitc.json is for esp32, but the board on" in str(e.value)
         assert "refusing to flash" in str(e.value)
         assert not os.path.exists(os.path.join(vb.flash, "main.py"))
+
+
+# -- after every command the firmware runs again (issue 11) ----------------------------------
+
+def running_and_pumps(vb):
+    vb.wait_for(lambda s: s["firmware_running"], timeout=20)
+    vb.press("start_stop", 200)
+    vb.wait_for(lambda s: s["vacuum_mmhg"] > 50, timeout=10)
+    vb.press("start_stop", 200)
+    vb.wait_for(lambda s: s["duty_u16"] == 0 and s["valve_open"], timeout=5)
+
+
+def idle_without_watchdog(vb):
+    """A hard reset: the board boots idle with no watchdog running (it starts
+    with the first session), so only the command's own restart can bring
+    main.py back after mpremote interrupted it, not a watchdog reset."""
+    vb.reset("hard")
+    vb.wait_for(lambda s: s["firmware_running"], timeout=20)
+    assert vb.state()["wdt_ms"] is None
+
+
+def back_within(vb, boots, seconds=10):
+    vb.wait_for(lambda s: s["firmware_running"] and s["boots"] > boots, timeout=seconds)
+
+
+def test_after_make_logs_a_start_press_pumps(sim, tmp_path):
+    """The real `make logs` (it writes ./sessions.db and out/board-logs/ as a
+    person's run would; a sessions.db that was there before is left alone)."""
+    running_and_pumps(sim)                                          # a session: a record to pull
+    idle_without_watchdog(sim)
+    boots = sim.state()["boots"]
+    db = os.path.join(paths.ROOT, "sessions.db")
+    had_db = os.path.exists(db)
+    try:
+        proc = subprocess.run(["make", "-s", "logs", "PORT=" + sim.url], capture_output=True, text=True,
+                              cwd=paths.ROOT, timeout=300)
+    finally:
+        if not had_db and os.path.exists(db):
+            os.remove(db)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "the board restarted" in proc.stdout
+    back_within(sim, boots)
+    running_and_pumps(sim)
+
+
+def test_after_profiles_pull_and_push_the_firmware_runs(sim, tmp_path):
+    idle_without_watchdog(sim)
+    boots = sim.state()["boots"]
+    deploy.pull(sim.url, "profiles.json", str(tmp_path / "p.json"), out=quiet)
+    back_within(sim, boots)
+    boots = sim.state()["boots"]
+    deploy.push_profiles(paths.PROFILES_JSON, sim.url, out=quiet)
+    back_within(sim, boots)
+    # The deliberate resets are not reported as watchdog resets (reset.flag was taken at boot).
+    assert not os.path.exists(os.path.join(sim.flash, "reset.flag"))
+    running_and_pumps(sim)
+
+
+def test_logs_with_damaged_lines_import_the_rest_and_exit_0_with_a_warning(sim, tmp_path):
+    with open(os.path.join(sim.flash, "sessions.log"), "ab") as f:
+        f.write(b"\xff\xfe torn garbage\tdeadbeef\n")
+    proc = subprocess.run([sys.executable, "-m", "tools.deploy", "logs", "--port", sim.url, "--out",
+                           str(tmp_path / "logs"), "--db", str(tmp_path / "s.db")], capture_output=True, text=True,
+                          cwd=paths.ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: some lines were damaged and skipped" in proc.stdout
+    assert "sessions.log:" in proc.stderr and ("bad CRC" in proc.stderr or "torn" in proc.stderr), proc.stderr
+    sim.wait_for(lambda s: s["firmware_running"], timeout=20)
+
+
+def test_damaged_state_is_set_aside_by_the_board_and_pulled_by_make_logs(sim, tmp_path):
+    with open(os.path.join(sim.flash, "state.json"), "wb") as f:
+        f.write(b'{"boots": 3, "seq": \xff\xff}')
+    sim.reset("hard")
+    running_and_pumps(sim)                                  # it boots, counts on, and pumps
+    assert os.path.exists(os.path.join(sim.flash, "state.json.bad"))
+    lines = []
+    assert deploy.pull_logs(sim.url, str(tmp_path / "logs"), str(tmp_path / "s.db"), out=lines.append) == 0
+    assert any(line.startswith("warning: the board set state.json aside as damaged") for line in lines), lines
+    assert open(str(tmp_path / "logs" / "state.json.bad"), "rb").read() == b'{"boots": 3, "seq": \xff\xff}'
+    seqs = [r[0] for r in sqlite3.connect(str(tmp_path / "s.db")).execute("select seq from sessions")]
+    assert len(seqs) == len(set(seqs))                      # counted on from the log: no number used twice
+    os.remove(os.path.join(sim.flash, "state.json.bad"))
+    sim.wait_for(lambda s: s["firmware_running"], timeout=20)
+
+
+def test_flash_repairs_a_damaged_profiles_json_and_keeps_it_aside(sim):
+    garbage = b"\x00\x9a\xff{{{ not profiles"
+    with open(os.path.join(sim.flash, "profiles.json"), "wb") as f:
+        f.write(garbage)
+    lines = []
+    result = deploy.flash("sim", sim.url, out=lines.append)
+    assert result["refused_profiles"] == "not UTF-8 text"
+    assert any("the board's profiles.json was refused by the firmware (not UTF-8 text)" in x for x in lines), lines
+    assert open(os.path.join(sim.flash, "profiles.json"), "rb").read() == open(paths.PROFILES_JSON, "rb").read()
+    assert open(os.path.join(sim.flash, "profiles.json.bad"), "rb").read() == garbage
+    os.remove(os.path.join(sim.flash, "profiles.json.bad"))
+    # A folder where a firmware file goes, and one named reset.flag: removed, then flashed as usual.
+    os.remove(os.path.join(sim.flash, "app.mpy"))
+    os.mkdir(os.path.join(sim.flash, "app.mpy"))
+    os.mkdir(os.path.join(sim.flash, "reset.flag"))
+    lines = []
+    result = deploy.flash("sim", sim.url, out=lines.append)
+    assert result["copied"] == ["app.mpy"] and os.path.isfile(os.path.join(sim.flash, "app.mpy"))
+    assert "  removed app.mpy: a folder stood where the firmware's file goes" in lines
+    running_and_pumps(sim)
+
+
+def test_a_missing_serial_device_is_named(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tools.deploy", "logs", "--port", "/dev/ttyACM9"],
+                          capture_output=True, text=True, cwd=paths.ROOT, timeout=60)
+    assert proc.returncode == 1
+    assert "no board reachable on /dev/ttyACM9: there is no such device" in proc.stderr
+    assert "in use by another program" not in proc.stderr
+
+
+def test_make_repl_without_a_board_says_what_to_do():
+    for port, says in (("/dev/ttyACM9", "there is no such device"), ("socket://127.0.0.1:9", "needs a terminal")):
+        proc = subprocess.run(["make", "-s", "repl", "PORT=" + port], capture_output=True, text=True,
+                              cwd=paths.ROOT, timeout=60, stdin=subprocess.DEVNULL)
+        assert proc.returncode != 0 and says in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_a_bad_board_name_or_file_is_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tools.deploy", "flash", "nonexistent", "--port", "socket://127.0.0.1:9"],
+                          capture_output=True, text=True, cwd=paths.ROOT, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.startswith("BOARD=nonexistent: no such board in boards/ (")
+    p = tmp_path / "mine.json"
+    raw = json.load(open(os.path.join(paths.BOARDS, "pico.json")))
+    raw["buttons"]["start_stop"] = None
+    raw["sensor"]["divider"] = 1.0
+    p.write_text(json.dumps(raw))
+    proc = subprocess.run([sys.executable, "-m", "tools.deploy", "flash", str(p), "--port", "socket://127.0.0.1:9"],
+                          capture_output=True, text=True, cwd=paths.ROOT, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        str(p) + ": sensor.divider: 1 puts the sensor's full-scale 4500 mV at 4500 mV on the pin, above the rp2 "
+        "ADC's 3300 mV: use a divider of at most 0.733",
+        str(p) + ": buttons.start_stop: null: the pump needs a start/stop button (the others may be null)"]
+
+
+# -- profiles-check messages (issue 11), no board needed -------------------------------------
+
+def test_profiles_check_messages(tmp_path, capsys):
+    assert deploy.main(["profiles-check", "nosuch.json"]) == 2
+    assert capsys.readouterr().err == "nosuch.json: no such file\n"           # the path once
+    (tmp_path / "empty.json").write_bytes(b"")
+    assert deploy.main(["profiles-check", str(tmp_path / "empty.json")]) == 2
+    assert capsys.readouterr().err == str(tmp_path / "empty.json") + ": empty\n"
+    (tmp_path / "garbage.json").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    assert deploy.main(["profiles-check", str(tmp_path / "garbage.json")]) == 2
+    assert capsys.readouterr().err == str(tmp_path / "garbage.json") + ": not UTF-8 text\n"
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + open(paths.PROFILES_JSON, "rb").read())
+    assert deploy.main(["profiles-check", str(tmp_path / "bom.json")]) == 0
+    (tmp_path / "dir.json").mkdir()
+    assert deploy.main(["profiles-check", str(tmp_path / "dir.json")]) == 2
+    assert capsys.readouterr().err.endswith("dir.json: a folder, not a file\n")
+
+
+def test_extra_programs_are_allowed_and_said_how_they_are_chosen(tmp_path, capsys):
+    raw = json.load(open(paths.PROFILES_JSON))
+    raw["programs"]["turbo"] = [{"mode": "expression", "minutes": 5}]
+    raw["programs"]["gentle"] = [{"mode": "stimulation", "minutes": 5}]
+    p = tmp_path / "mine.json"
+    p.write_text(json.dumps(raw))
+    assert deploy.main(["profiles-check", str(p)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        str(p) + " is valid",
+        "note: extra program gentle: selected by long presses in idle, number 4 (the LED and buzzer count it out)",
+        "note: extra program turbo: selected by long presses in idle, number 5 (the LED and buzzer count it out)"]

@@ -361,7 +361,7 @@ def test_top_level_not_an_object():
 
 def test_invalid_json():
     p, errors = profiles.loads('{"version": 1, ')
-    assert p is None and len(errors) == 1 and errors[0].startswith("profiles: not valid JSON")
+    assert p is None and len(errors) == 1 and errors[0] == "not valid JSON at line 1 column 16: cut short"
 
 
 def test_all_errors_are_reported_at_once(raw):
@@ -435,3 +435,33 @@ def test_schedule_every_and_times_are_accepted(raw):
 def test_schedule_rules(raw, schedule, message):
     raw["schedule"] = schedule
     assert one_error(raw) == message
+
+
+# -- issue 11: file-level messages ----------------------------------------------------------
+
+def test_file_level_messages():
+    text = open(os.path.join(ROOT, "profiles.json"), "rb").read()
+    assert profiles.loads(b"") == (None, ["empty"])
+    assert profiles.loads(b" \n") == (None, ["empty"])
+    p, errors = profiles.loads(b"\xef\xbb\xbf" + text)          # saved by Windows Notepad: taken
+    assert errors == [] and p is not None
+    assert profiles.loads(text + b"\x00")[1] == [                # taken by no VM (it was on the board)
+        "not valid JSON at line %d column 1: byte 0 after the value"
+        % (text.count(b"\n") + 1)]
+    assert profiles.loads(b"\x9a\xff")[1] == ["not UTF-8 text"]
+    assert profiles.loads(b"[" * 1000 + b"]" * 1000)[1] == ["not valid JSON at line 1 column 17: nested more than 16 deep"]
+
+
+def test_an_empty_or_odd_key_has_a_path():
+    raw = json.load(open(os.path.join(ROOT, "profiles.json")))
+    raw[""] = 1
+    assert one_error(raw) == '[""]: unknown key'
+    del raw[""]
+    raw["programs"]["my prog\n"] = "x"
+    assert one_error(raw) == 'programs["my prog\\u000a"]: "x" is not a list of steps'
+
+
+def test_times_take_ascii_digits_only():
+    raw = json.load(open(os.path.join(ROOT, "profiles.json")))
+    raw["schedule"] = {"times": ["\u0660\u0666:\u0660\u0660"], "grace_min": 45}
+    assert one_error(raw) == 'schedule.times[0]: "\u0660\u0666:\u0660\u0660" is not a time of day ("HH:MM", 00:00-23:59)'

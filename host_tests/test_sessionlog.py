@@ -102,27 +102,42 @@ def test_power_cut_is_recorded_at_the_next_boot(tmp_path):
 
 def test_writes_happen_only_with_the_motor_off(tmp_path, monkeypatch):
     """Every flash write (state, current session, log) finds the motor
-    stopped and the valve vented."""
+    stopped and the valve vented: the start press, a pause, the minute's
+    checkpoints while running (in a release phase) and the stop."""
+    import app
     import machine
     seen = []
+    apps = []
+    real_step = app.App.step
+
+    def step(self, now_ms):
+        if not apps or apps[-1] is not self:
+            apps.append(self)
+        return real_step(self, now_ms)
+    monkeypatch.setattr(app.App, "step", step)
+
+    def state():
+        return apps[-1].session.state if apps else -1
     real = sessionlog.write_atomic
 
     def spy(path, text):
         w = machine.world
-        seen.append((w.pwm_duty(16), w.level(17)))
+        seen.append((w.pwm_duty(16), w.level(17), os.path.basename(path), state()))
         real(path, text)
     monkeypatch.setattr(sessionlog, "write_atomic", spy)
     real_append = SessionLog._append
 
     def spy_append(self, line):
         w = machine.world
-        seen.append((w.pwm_duty(16), w.level(17)))
+        seen.append((w.pwm_duty(16), w.level(17), "sessions.log", state()))
         return real_append(self, line)
     monkeypatch.setattr(SessionLog, "_append", spy_append)
     run(tmp_path, [{"at_s": 1, "press": "start"}, {"at_s": 12, "press": "pause"}, {"at_s": 14, "press": "pause"},
-                   {"at_s": 30, "press": "stop"}], 35)
-    assert len(seen) >= 5
-    assert all(duty == 0 and valve == 0 for duty, valve in seen)
+                   {"at_s": 135, "press": "stop"}], 140)
+    assert len(seen) >= 7
+    assert all(duty == 0 and valve == 0 for duty, valve, _, _ in seen)
+    cur = [st for _, _, name, st in seen if name == "session.cur"]
+    assert cur[:2] == [0, 2] and cur[2:] == [1, 1]               # start, pause, two checkpoints while running
 
 
 # -- the file format ---------------------------------------------------------------------
@@ -196,6 +211,74 @@ def test_the_log_never_fills_the_flash(tmp_path, monkeypatch):
     assert log.skipped == 1 and len(log.records()) == 1
 
 
+def running(seq):
+    r = Record()
+    r.start(seq, None, 60, 1, 0, "none")
+    r.duration_ms = 61000
+    return r
+
+
+def test_a_session_cur_whose_record_is_already_logged_is_removed_not_logged_twice(tmp_path):
+    """A power cut between the end record's append and session.cur's removal."""
+    log = SessionLog(str(tmp_path), min_free=0)
+    for r in records(3):
+        log.end(r, "b", "pico", ("standard",))
+    (tmp_path / "session.cur").write_text(encode(running(3).as_dict("b", "pico", ("standard",))))
+    assert SessionLog(str(tmp_path), min_free=0).boot("b", "pico", ("standard",)) is None
+    assert [r["seq"] for r in log.records()] == [1, 2, 3]
+    assert not (tmp_path / "session.cur").exists() and not (tmp_path / "session.cur.bad").exists()
+
+
+def test_a_damaged_state_is_set_aside_and_counting_goes_on_from_the_log(tmp_path, capsys):
+    log = SessionLog(str(tmp_path), min_free=0)
+    for r in records(3):
+        log.end(r, "b", "pico", ("standard",))
+    (tmp_path / "state.json").write_bytes(b'{"boots": 9, "seq": "\xff"}')
+    (tmp_path / "session.cur").write_text(encode(running(4).as_dict("b", "pico", ("standard",))))
+    log = SessionLog(str(tmp_path), min_free=0)
+    cut = log.boot("b", "pico", ("standard",))
+    assert cut["seq"] == 4 and cut["end"] == "power_cut"
+    assert log.state["seq"] == 4 and log.state["boots"] == 2          # the records' boot was 1
+    assert (tmp_path / "state.json.bad").read_bytes() == b'{"boots": 9, "seq": "\xff"}'
+    assert "state.json: not UTF-8 text: kept as state.json.bad" in capsys.readouterr().out
+
+
+def test_a_session_cur_that_is_not_a_whole_running_record_is_set_aside(tmp_path):
+    good = running(4).as_dict("b", "pico", ("standard",))
+    for change in ({"seq": "4"}, {"end": "stop"}, {"start": "2026-02-30T10:00:00"}, {"mode_s": {"x": -1}},
+                   {"levels": {"stimulation": "5"}}, {"faults": [1]}, {"v": True}, {"board": ""}):
+        bad = dict(good, **change)
+        (tmp_path / "session.cur").write_text(encode(bad))                # a correct CRC: only the content is wrong
+        log = SessionLog(str(tmp_path), min_free=0)
+        assert log.boot("b", "pico", ("standard",)) is None, change
+        assert (tmp_path / "session.cur.bad").exists() and not (tmp_path / "session.cur").exists()
+        assert log.records() == []
+
+
+def test_a_write_the_flash_refuses_loses_the_record_not_the_pump(tmp_path, monkeypatch, capsys):
+    log = SessionLog(str(tmp_path), min_free=0)
+
+    def refuse(path, text):
+        raise OSError(28, "no space")
+    monkeypatch.setattr(sessionlog, "write_atomic", refuse)
+    log.begin(running(1), "b", "pico", ("standard",))                   # state.json and session.cur
+    log.end(records(1)[0], "b", "pico", ("standard",))                  # the log append still works
+    assert log.failed == 3 and [r["seq"] for r in log.records()] == [1]
+    assert "session log: write failed (error 28); the pump goes on" in capsys.readouterr().out
+
+
+def test_folders_in_the_place_of_log_files_are_moved_aside(tmp_path):
+    for name in ("sessions.log", "state.json", "session.cur", "state.json.tmp"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "inside").write_text("x")
+    log = SessionLog(str(tmp_path), min_free=0)
+    assert log.boot("b", "pico", ("standard",)) is None
+    log.end(records(1)[0], "b", "pico", ("standard",))
+    assert [r["seq"] for r in log.records()] == [1]
+    for name in ("sessions.log", "state.json", "session.cur", "state.json.tmp"):
+        assert (tmp_path / (name + ".bad") / "inside").exists(), name
+
+
 # -- schedule --------------------------------------------------------------------------------
 
 def test_interval_schedule_with_the_clock():
@@ -264,14 +347,14 @@ def test_due_and_missed_without_a_clock_across_the_tick_wrap(tmp_path, start_ms)
     tick_for(a, w, 5000, 10)
     a.session.press(2)                                       # ... stopped at 5 s
     tick_for(a, w, 1000, 10)
-    assert a.sched == SCHED_EARLY
+    assert a.books.sched == SCHED_EARLY
     tick_for(a, w, (60 * 60 - 7) * 1000)
-    assert a.sched == SCHED_EARLY
+    assert a.books.sched == SCHED_EARLY
     tick_for(a, w, 3000)
-    assert a.sched == SCHED_DUE                              # 60 min after the start
+    assert a.books.sched == SCHED_DUE                        # 60 min after the start
     tick_for(a, w, 30 * 60 * 1000)
-    assert a.sched == SCHED_MISSED                           # ... plus 30 min of grace
-    assert a.session.program == a.catch_up                   # the next start offers catch_up
+    assert a.books.sched == SCHED_MISSED                     # ... plus 30 min of grace
+    assert a.session.program == a.books.catch_up             # the next start offers catch_up
     assert a.indicator.sched == SCHED_MISSED
 
 
@@ -279,19 +362,19 @@ def test_times_of_day_with_the_clock_and_the_catch_up_offer(tmp_path):
     wall = (2026, 11, 28, 8, 50, 0)
     a, w = app_with(tmp_path, {"times": ["06:00", "09:00"], "grace_min": 30}, wall=wall)
     tick_for(a, w, 2000)
-    assert a.sched == SCHED_MISSED                           # 06:00 was missed
-    assert a.session.program == a.catch_up
+    assert a.books.sched == SCHED_MISSED                     # 06:00 was missed
+    assert a.session.program == a.books.catch_up
     a.session.press(1)
     tick_for(a, w, 3000, 10)
     a.session.press(2)
     tick_for(a, w, 2000, 10)
-    assert a.sched == SCHED_EARLY and a.session.program == a.standard
+    assert a.books.sched == SCHED_EARLY and a.session.program == a.books.standard
     rec = a.log.records()[-1]
     assert rec["program"] == "catch_up" and rec["schedule"] == "missed"
     tick_for(a, w, 15 * 60 * 1000)
     # 09:05: the 08:50 session, within the grace before 09:00, counts for it.
-    assert a.sched == SCHED_EARLY
-    assert a.schedule.due_s == seconds_2000((2026, 11, 29, 6, 0, 0))
+    assert a.books.sched == SCHED_EARLY
+    assert a.books.schedule.due_s == seconds_2000((2026, 11, 29, 6, 0, 0))
 
 
 def test_power_days_survive_a_reboot_and_count_down(tmp_path):

@@ -490,3 +490,12 @@ def test_plan_cli_schedule_file_and_defaults(tmp_path, capsys, monkeypatch):
                  "schedule.times[0]: \"6:00\" is not a time", "schedule.grace_min: 500 is not"):
         assert want in err
     assert run(capsys, "--db", tmp_path / "none.db", "plan")[0] == 2
+
+
+def test_add_on_an_empty_history_creates_nothing(tmp_path, capsys):
+    db = str(tmp_path / "sessions.db")
+    assert main(["--db", db, "add", "12", "--volume-ml", "110"]) == 2
+    assert "no history at" in capsys.readouterr().err
+    assert not os.path.exists(db)
+    assert main(["--db", db, "import", str(tmp_path / "nosuch.log")]) == 2         # nothing imported: no database
+    assert not os.path.exists(db)

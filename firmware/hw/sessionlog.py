@@ -18,15 +18,13 @@ harmless.
 """
 import os
 
-from hw.store import free_bytes, read_text, write_atomic
-from pump.record import decode, encode
+from hw.store import free_bytes, remove, write_atomic
+from pump.record import encode
 
 LOG = "sessions.log"
 OLD_LOG = "sessions.1.log"
 CURRENT = "session.cur"
 STATE = "state.json"
-
-
 class SessionLog:
     def __init__(self, root="", max_bytes=16384, min_free=16384):
         self.root = root
@@ -34,6 +32,8 @@ class SessionLog:
         self.min_free = min_free
         self.state = {"boots": 0, "seq": 0, "last_start_s": None, "power_left": 0, "power_last_s": None}
         self.skipped = 0                  # records not written for lack of space
+        self.failed = 0                   # writes the flash refused (OSError): the record is lost, pumping goes on
+        self.damage = None                # why state.json was not used at load_state(), or None
 
     def path(self, name):
         return self.root + "/" + name if self.root else name
@@ -50,46 +50,28 @@ class SessionLog:
         if free_bytes(self.root or "/") - n >= self.min_free:
             return True
         if self._size(OLD_LOG):
-            os.remove(self.path(OLD_LOG))
+            remove(self.path(OLD_LOG))
             return free_bytes(self.root or "/") - n >= self.min_free
         return False
 
+    def _safely(self, write, *args):
+        """A write the flash refuses (OSError: a folder in the way, a full
+        or failing flash) loses that record, never the pumping: the control
+        loop must not die of a log."""
+        try:
+            write(*args)
+        except OSError as e:
+            self.failed += 1
+            print("session log: write failed (error %s); the pump goes on" % (e.args[0] if e.args else "?"))
+
     def save_state(self):
+        self._safely(self._save_state)
+
+    def _save_state(self):
         import json
         text = json.dumps(self.state)
         if self._room(len(text) * 2):
             write_atomic(self.path(STATE), text)
-
-    def load_state(self):
-        import json
-        text = read_text(self.path(STATE))
-        if text:
-            try:
-                saved = json.loads(text)
-                for k in self.state:
-                    if k in saved:
-                        self.state[k] = saved[k]
-            except ValueError:
-                pass                       # a torn state file: start counting afresh
-        return self.state
-
-    def boot(self, board_id, board_name, program_names):
-        """Load the state, count the boot, close a session a power cut
-        interrupted. Returns that session's record (a dict) or None."""
-        self.load_state()
-        self.state["boots"] += 1
-        recovered = None
-        cur = read_text(self.path(CURRENT))
-        if cur is not None:
-            rec = decode(cur)
-            if rec is not None:
-                rec["end"] = "power_cut"
-                rec["duration_at_least"] = True
-                self._append(encode(rec))
-                recovered = rec
-            os.remove(self.path(CURRENT))
-        self.save_state()
-        return recovered
 
     def started(self, record):
         """A session began: its number and start time (in memory)."""
@@ -104,16 +86,16 @@ class SessionLog:
         self.progress(record, board_id, board_name, program_names)
 
     def progress(self, record, board_id, board_name, program_names):
+        self._safely(self._progress, record, board_id, board_name, program_names)
+
+    def _progress(self, record, board_id, board_name, program_names):
         line = encode(record.as_dict(board_id, board_name, program_names))
         if self._room(len(line) * 2):
             write_atomic(self.path(CURRENT), line)
 
     def end(self, record, board_id, board_name, program_names):
-        self._append(encode(record.as_dict(board_id, board_name, program_names)))
-        try:
-            os.remove(self.path(CURRENT))
-        except OSError:
-            pass
+        self._safely(self._append, encode(record.as_dict(board_id, board_name, program_names)))
+        remove(self.path(CURRENT))
         self.save_state()
 
     def _append(self, line):
@@ -134,14 +116,21 @@ class SessionLog:
             f.seek(size - 1)
             return f.read(1) == b"\n"
 
+    # -- boot time only (hw/logboot.py, released after boot with the loaders) --
+    def load_state(self):
+        """Read state.json into `state`; `damage` says why a file was not
+        used (hw/logboot.py)."""
+        from hw.logboot import load_state
+        return load_state(self)
+
+    def boot(self, board_id, board_name, program_names):
+        """Load the state, count the boot, close a session a power cut
+        interrupted; returns that session's record (a dict) or None.
+        Whatever is on the flash, this returns (hw/logboot.py)."""
+        from hw.logboot import boot
+        return boot(self)
+
     def records(self):
-        """Every intact record, oldest first (for the board's own use and tests)."""
-        out = []
-        for name in (OLD_LOG, LOG):
-            text = read_text(self.path(name))
-            if text:
-                for line in text.splitlines(True):
-                    rec = decode(line)
-                    if rec is not None:
-                        out.append(rec)
-        return out
+        """Every intact record, oldest first (hw/logboot.py)."""
+        from hw.logboot import records
+        return records(self)

@@ -8,13 +8,64 @@ file, never half of one.
 import os
 
 
-def read_text(path):
-    """The file's text, or None when it does not exist."""
+def read_bytes(path, limit):
+    """The file's bytes, or None when there is no such file. Raises
+    ValueError with the reason when it is a folder, larger than `limit`
+    bytes (refused before it is read: a Pico has ~190 KB of heap) or cannot
+    be read."""
     try:
-        with open(path) as f:
-            return f.read()
+        st = os.stat(path)
     except OSError:
         return None
+    if st[0] & 0x4000:
+        raise ValueError("a folder, not a file")
+    if st[6] > limit:
+        raise ValueError("%d bytes, more than %d" % (st[6], limit))
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ValueError("cannot be read (error %s)" % (e.args[0] if e.args else "?"))
+
+
+def read_text(path, limit=16384):
+    """The file's text, or None when it is missing or not readable as text."""
+    try:
+        data = read_bytes(path, limit)
+        return None if data is None else str(data, "utf-8")
+    except ValueError:
+        return None
+
+
+def set_aside(path):
+    """Move a damaged file (or folder) out of the firmware's way, to
+    path + ".bad" for `make logs` to pull: the newest damage replaces an
+    older one. Returns the new name, or None when it could only be removed
+    (or not even that)."""
+    bad = path + ".bad"
+    for _ in (0, 1):
+        try:
+            os.rename(path, bad)
+            return bad
+        except OSError:
+            remove(bad)                     # an older .bad in the way (a folder cannot be renamed over a file)
+    remove(path)
+    return None
+
+
+def remove(path):
+    """Remove a file or an empty folder; True when it is gone."""
+    for f in (os.remove, os.rmdir):
+        try:
+            f(path)
+            return True
+        except OSError:
+            pass
+    try:
+        os.stat(path)
+    except OSError:
+        return True
+    return False
 
 
 def write_atomic(path, text):

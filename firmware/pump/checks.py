@@ -6,7 +6,8 @@ Load time only: allocation here is fine.
 
 
 def show(v):
-    """A value as it looks in the JSON file (identical on both VMs)."""
+    """A value as it looks in the JSON file, on one line and at most ~40
+    characters (identical on both VMs)."""
     if v is None:
         return "null"
     if v is True:
@@ -14,12 +15,26 @@ def show(v):
     if v is False:
         return "false"
     if isinstance(v, str):
-        return '"' + v + '"'
+        return _quote(v)
     if isinstance(v, float):
         return "%g" % v
     if isinstance(v, (dict, list)):
         return "an object" if isinstance(v, dict) else "a list"
     return str(v)
+
+
+def _quote(s):
+    """A string in double quotes with control characters escaped, cut at 40."""
+    out = '"'
+    n = 0
+    for c in s:
+        if n == 40:
+            return out + '..."'
+        if c < " " or c == '"' or c == "\\" or "\x7f" <= c <= "\x9f" or c == "\u2028" or c == "\u2029":
+            c = "\\u%04x" % ord(c)
+        out += c
+        n += 1
+    return out + '"'
 
 
 class Checker:
@@ -72,4 +87,13 @@ class Checker:
 
 
 def join(path, key):
+    """path.key, or path["key"] for a key that is not a plain name (empty,
+    spaces, dots, control characters): every message has a path."""
+    plain = 0 < len(key) <= 40
+    for c in key:
+        if not ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c == "_" or c == "-"):
+            plain = False
+            break
+    if not plain:
+        return path + "[" + _quote(key) + "]"
     return key if not path else path + "." + key

@@ -75,6 +75,7 @@ class Control:
         self.since_ms = 0
         self.slope_q4 = 0            # Pa per ms, x16
         self.sp = 0                  # the internal setpoint of the last update
+        self.cut = False             # the blind-push guard capped this cycle's duty
 
     def new_target(self, mode, target_pa):
         """A cycle of `mode` starts with target_pa: rescale its trim if the
@@ -156,6 +157,12 @@ class Control:
             self.hold_ms += dt_ms
         return u
 
+    def capped(self, duty):
+        """The blind-push guard allows only `duty` (< this tick's): below the
+        stall duty the motor only hums, so off. Falling: no slew limit."""
+        self.duty = duty if duty >= self.min_duty else 0
+        self.cut = True
+
     def off(self):
         """Release, rest, pause, fault: motor off now (no slew limit)."""
         self.duty = 0
@@ -163,7 +170,14 @@ class Control:
 
     def end_cycle(self, mode, target_pa, peak_pa, suction_ms):
         """After a cycle: learn the plateau duty and trim the next peak."""
-        self.ffs[mode] = (self.hold_duty_sum // self.hold_ms) << 4 if self.hold_ms > 0 else 0
+        # A cycle that never reached its plateau says nothing new about the
+        # duty that holds it: keep the last one (forgetting it would start the
+        # next cycle weaker still, and a plant short of target would never
+        # climb back into the band where it is learned).
+        # Nor does a cycle whose push the blind-push guard cut short (the
+        # restart after a cut runs slew-limited, below what holds the plateau).
+        if self.hold_ms > 0 and not self.cut:
+            self.ffs[mode] = (self.hold_duty_sum // self.hold_ms) << 4
         err = target_pa - peak_pa
         trim = self.trims[mode]
         # Do not push harder when the pump was flat out for most of suction.
@@ -178,3 +192,4 @@ class Control:
         self.sat_ms = 0
         self.hold_duty_sum = 0
         self.hold_ms = 0
+        self.cut = False

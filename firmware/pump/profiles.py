@@ -9,8 +9,6 @@ time, so the per-tick path never touches a float.
 `load_or_defaults` is what the board calls: a file that fails validation
 leaves the built-in defaults in force and says so (config_invalid).
 """
-import json
-
 from pump import limits
 from pump.codes import MODE_EXPRESSION, MODE_MIXED, MODE_NONE, MODE_STIMULATION, MODE_NAMES
 from pump.checks import Checker as _Checker
@@ -159,7 +157,7 @@ def _mixed(c, raw, levels):
 
 
 def _program(c, raw, name, modes, max_session):
-    path = "programs." + name
+    path = _join("programs", name)
     if not isinstance(raw, list):
         c.error(path, _show(raw) + " is not a list of steps")
         return None
@@ -276,7 +274,10 @@ def load(raw):
 
 def _hhmm(c, v, path):
     """Minutes after midnight from "HH:MM", or None (with the error)."""
-    ok = isinstance(v, str) and len(v) == 5 and v[2] == ":" and v[:2].isdigit() and v[3:].isdigit()
+    ok = isinstance(v, str) and len(v) == 5 and v[2] == ":"
+    if ok:
+        for ch in v[:2] + v[3:]:
+            ok = ok and "0" <= ch <= "9"          # ASCII digits (isdigit() takes others on CPython)
     if ok:
         h, m = int(v[:2]), int(v[3:])
         if h < 24 and m < 60:
@@ -319,11 +320,14 @@ def _schedule(c, raw):
 
 
 def loads(text):
-    """Parse JSON text and validate it. Returns (Profiles, []) or (None, errors)."""
-    try:
-        raw = json.loads(text)
-    except ValueError as e:
-        return None, ["profiles: not valid JSON (%s)" % e]
+    """Parse a file's text (or bytes) and validate it. Returns (Profiles, [])
+    or (None, errors); a file that is not strict JSON gives one error, the
+    same on both VMs (pump/jsontext.py): `empty`, `not UTF-8 text`,
+    `line 3 column 5: expected , or }`."""
+    from pump.jsontext import loads as parse
+    raw, why = parse(text)
+    if why is not None:
+        return None, [why]
     return load(raw)
 
 

@@ -23,11 +23,13 @@ moment the condition becomes true), which the simulator's fault tests check:
                 sensor is frozen rather than the valve stuck (a held vacuum
                 still shows noise and leak decay): sensor_stuck instead.
 - no_vacuum     a cycle mode (stimulation or expression) whose cycles keep
-                peaking below half their target: from the start of the first
-                such cycle, no_vacuum_ms without one good cycle of that mode
-                (in mixed mode the easy stimulation cycles cannot hide
-                failing expression cycles), checked at each cycle's end:
-                no_vacuum_ms + one cycle.
+                peaking below half their target: no_vacuum_ms without one
+                good cycle of that mode, counted from the end of its last good
+                cycle (in mixed mode the easy stimulation cycles cannot hide
+                failing expression cycles, and the stimulation cycles between
+                two expression cycles do not delay the count), checked at each
+                cycle's end: from the fault, no_vacuum_ms + two cycles (the
+                cycle the fault falls in may still be good).
 
 release_fail replaces an earlier latched trip (the valve does not vent: the
 person must break the seal by hand, the most urgent thing to show); every
@@ -35,16 +37,53 @@ other trip keeps the first code.
 
 Blind-push guard (not a trip): a motor pushing while the reading does not
 rise is either a lost seal or a sensor that no longer follows the real
-vacuum (stuck, saturated, its tube off). In the second case the real vacuum
-climbs unseen. The guard counts the push since the reading last rose by
-BLIND_RISE_PA, in full-duty milliseconds, and holds the motor off for the
-rest of the suction phase once that push could have built the remaining
-headroom (limit - GUARD_MARGIN_PA - reading) on a plant rising at
-MAX_RISE_PA_PER_MS at full duty, twice the default plant's fastest rise.
-For any plant up to that rate, a sensor that stops following can therefore
-not lead the motor above the limit less the margin; sensor_stuck or
-release_fail then trips within two cycles. Below the rate, the cost of a
-false alarm is one weak cycle.
+vacuum (frozen, saturated, its tube off, readings no longer arriving). In
+the second case the real vacuum climbs unseen. Nothing on the tick path can
+tell a frozen reading from a live one at the moment it freezes, so the guard
+trusts a reading only as far as it has proved itself: a rise of
+BLIND_RISE_PA (3 mmHg) plus 1/K of the model's rise since the last proof
+shows the sensor follows the vacuum. From each proof (and each suction
+start) the guard runs a model of the fastest plant the firmware supports on
+the duty actually commanded: `pred`, the vacuum this push could have built,
+starts at the proved reading plus the last tick's model rise (the push the
+reading may not show yet). Each tick the duty is capped so that `pred`
+after this tick stays at or below limit - GUARD_MARGIN_PA; below the stall
+duty the motor is off (Session._pump, Control.capped). The setpoint plays no
+part: a reading frozen near the setpoint gets no more push than one frozen
+anywhere else (issue 10).
+
+K (PROOF_K16 / 16) is 32 for a new session and falls to PROOF_K_PER_RATIO x
+the smallest model/real rise ratio of a confirmed segment (one the reading
+went on rising past, so it was following all through it), never below 8. A
+reading that stopped just short of a proof and is then nudged over it by
+noise can thus only forget (K x noise peak - 3 mmHg) of model rise, which on
+this plant is about PROOF_K_PER_RATIO x the noise peak of real vacuum.
+
+The bound, and what it assumes:
+- the true vacuum rises at full duty at most rise(v) = RISE_AMB_PA_PER_MS at
+  ambient, falling linearly to RISE_TOP_PA_PER_MS at RISE_TOP_PA and above
+  (400 -> 160 Pa/ms), and at duty d at most d/65535 of that. The simulator's
+  fastest plant in the supported range (-50 % volume, +50 % pump strength:
+  3x the default) rises 342 -> 119 Pa/ms over that span (0.86-0.7 of the
+  model); the default plant 114 -> 40 Pa/ms. A leak only lowers the rise;
+- sensor noise peaks stay below BLIND_RISE_PA / 2 (1.5 mmHg; the simulated
+  sensors have 0.3 mmHg RMS);
+- GUARD_MARGIN_PA (10 mmHg), with the model's excess over the real plant,
+  covers what the count does not see: the motor's spin-down after its duty
+  falls (a rotor with time constant tau keeps pumping tau x its speed; 25 ms
+  in the plant model) and a tick longer than the one before it.
+Then a sensor that stops following at any instant leaves the true vacuum
+below the limit for as long as it stays broken: `pred` never passes
+limit - GUARD_MARGIN_PA, and what it does not count stays inside the margin
+and the model's excess. sensor_stuck, release_fail or sensor_stale trip
+within their bounds; a saturated reading that keeps its noise never trips
+and is capped again every suction phase (the cycles fall short: the
+"target not reached" blink, or no_vacuum). host_tests/test_safety_sweep.py
+checks it for every instant of a cycle, 10 ms apart, on every board and
+plant of the range (worst seen 236.6 mmHg of 250; docs/safety.md). The
+cost for a healthy sensor: near the limit the model outruns a slow plant,
+so a reading held flat at a top level gets a finite push per suction phase
+and then coasts on the leak; peaks come before that.
 """
 from micropython import const
 
@@ -55,10 +94,19 @@ from pump.codes import (FAULT_NONE, FAULT_NO_VACUUM, FAULT_OVER_VACUUM, FAULT_RE
 STUCK_TOGGLES = const(4)          # valve changes = two full cycles
 VENT_FLOOR_PA = const(2666)       # 20 mmHg: "vented" whatever the start
 AMBIENT_BAND_PA = const(1333)     # 10 mmHg: near ambient, a fault may clear
-MAX_RISE_PA_PER_MS = const(200)   # 1500 mmHg/s at full duty
-BLIND_RISE_PA = const(400)        # 3 mmHg: the rise that proves a response
-BLIND_MARGIN_PA = const(1333)     # only while 10 mmHg or more below setpoint
+# The fastest plant the guard assumes (full duty): RISE_AMB_PA_PER_MS at
+# ambient, falling linearly to RISE_TOP_PA_PER_MS at RISE_TOP_PA and above.
+RISE_AMB_PA_PER_MS = const(400)   # 3000 mmHg/s
+RISE_TOP_PA_PER_MS = const(160)   # 1200 mmHg/s
+RISE_TOP_PA = const(33331)        # 250 mmHg
+BLIND_RISE_PA = const(400)        # 3 mmHg: the rise that proves a response ...
+# ... plus 1/K of the model's rise since the last proof; K x 16, learned per
+# session: PROOF_K_PER_RATIO x the smallest model/real ratio of a confirmed segment.
+PROOF_K_PER_RATIO = const(6)
+PROOF_K16_MAX = const(512)        # K = 32 until the plant has shown its speed
+PROOF_K16_MIN = const(128)        # K = 8
 GUARD_MARGIN_PA = const(1333)     # keep blind vacuum 10 mmHg under the limit
+GUARD_DT_MAX_MS = const(500)      # a longer tick is counted as this (small ints)
 WEAK_MARGIN_PA = const(1333)      # peak 10 mmHg short of target is "weak"
 WEAK_CYCLES = const(3)
 FROZEN_READINGS = const(5)
@@ -106,11 +154,15 @@ class Monitor:
         self.stuck_toggles = 0
         self.stuck_motor = False
         self.bad = [False, False]     # per cycle mode: a no-vacuum streak is running
-        self.bad_since = [0, 0]       # t_ms when that streak's first cycle began
+        self.bad_since = [0, 0]       # t_ms when that streak began
+        self.good = [False, False]    # per cycle mode: a good cycle this session ...
+        self.good_end = [0, 0]        # ... and t_ms at the end of the last one
         self.weak_cycles = 0
-        self.push = 0
-        self.rise_ref = 0
-        self.blocked = False
+        self.rise_ref = 0             # the reading at the last proof of response
+        self.pred_pa = 0              # the vacuum the push since then could have built
+        self.seg_ratio = 0            # model/real rise x 16 of the last proved segment
+        self.proof_k16 = PROOF_K16_MAX
+        self.last_inc = 0
 
     # -- latching -----------------------------------------------------------
     def trip(self, code, reading=None):
@@ -135,11 +187,13 @@ class Monitor:
 
     def new_session(self):
         self.bad[0] = self.bad[1] = False
+        self.good[0] = self.good[1] = False
         self.weak_cycles = 0
         self.stuck_toggles = 0
         self.stuck_motor = False
-        self.push = 0
-        self.blocked = False
+        self.rise_ref = self.pred_pa = self.vacuum_pa
+        self.seg_ratio = 0
+        self.proof_k16 = PROOF_K16_MAX
 
     # -- every tick, before anything is decided -----------------------------
     def observe(self, dt_ms, reading, sensor_fault):
@@ -181,29 +235,57 @@ class Monitor:
 
     # -- the blind-push guard, asked by the session during suction ----------
     def suction_start(self):
-        self.push = 0
-        self.rise_ref = self.vacuum_pa
-        self.blocked = False
+        self.rise_ref = self.pred_pa = self.vacuum_pa
+        self.seg_ratio = 0                   # a segment never spans a release
+        self.last_inc = 0
 
-    def motor_allowed(self, dt_ms, duty, setpoint_pa):
-        """False once the push since the reading last rose could have built
-        the headroom to the limit; stays False until the next suction."""
-        if self.blocked:
-            return False
+    def guard_duty(self, dt_ms, duty):
+        """The duty the motor may have this tick (<= duty): the push since
+        the reading last proved it follows must not have built more than
+        limit - GUARD_MARGIN_PA on the fastest plant (see the module doc)."""
         v = self.vacuum_pa
-        if v < self.rise_ref:
-            self.rise_ref = v
-        if v - self.rise_ref >= BLIND_RISE_PA or v >= setpoint_pa - BLIND_MARGIN_PA:
-            self.rise_ref = v
-            self.push = 0
-            return True
-        # push: full-duty ms x 1024 (65535 * dt >> 6 = 1024 * dt at full duty)
-        self.push += duty * dt_ms >> 6
-        headroom = self.cfg.limit_pa - GUARD_MARGIN_PA - v
-        if headroom <= 0 or self.push * MAX_RISE_PA_PER_MS > headroom << 10:
-            self.blocked = True
-            return False
-        return True
+        ref = self.rise_ref
+        d = v - ref
+        push = self.pred_pa - ref            # the model's rise since the last proof
+        # A proof: a rise of BLIND_RISE_PA, plus 1/K of the model's rise
+        # since the last one (noise on a reading that stopped just short of
+        # a proof cannot complete it once the push has gone on).
+        if d >= BLIND_RISE_PA + (push << 4) // self.proof_k16:
+            # The previous segment is confirmed: the reading went on rising
+            # past it, so it was following all through it. Its model/real
+            # ratio says how fast this plant really is; K follows the fastest.
+            k16 = self.seg_ratio * PROOF_K_PER_RATIO
+            if 0 < k16 < self.proof_k16:
+                self.proof_k16 = k16 if k16 > PROOF_K16_MIN else PROOF_K16_MIN
+            self.seg_ratio = (push << 4) // d
+            self.rise_ref = v                # a response: the vacuum is what it reads ...
+            self.pred_pa = v + self.last_inc  # ... up to the last tick's push it may not show yet
+        elif v > self.pred_pa:
+            self.pred_pa = v                 # never below what it reads
+        pred = self.pred_pa
+        room = self.cfg.limit_pa - GUARD_MARGIN_PA - pred
+        if room <= 0:
+            self.last_inc = 0
+            return 0
+        if dt_ms > GUARD_DT_MAX_MS:
+            dt_ms = GUARD_DT_MAX_MS
+        elif dt_ms < 1:
+            dt_ms = 1
+        rise = RISE_TOP_PA_PER_MS
+        if pred < RISE_TOP_PA:
+            rise = RISE_AMB_PA_PER_MS - ((RISE_AMB_PA_PER_MS - RISE_TOP_PA_PER_MS) * (pred if pred > 0 else 0)
+                                         // RISE_TOP_PA)
+        full = rise * dt_ms                  # Pa this tick at full duty (<= 200000)
+        if full > room:
+            cap = (room << 10) // full << 6  # the duty that builds just `room`
+            if duty > cap:
+                duty = cap
+        # Pa this push can build: duty/65536 of full, rounded up (never less
+        # than the push; with duty = cap still within room); < 2^28.
+        inc = (((duty + 63) >> 6) * full + 1023) >> 10
+        self.pred_pa = pred + inc
+        self.last_inc = inc
+        return duty
 
     # -- every tick, after the outputs are decided ---------------------------
     def supervise(self, dt_ms, duty, valve_open, pumping):
@@ -267,12 +349,23 @@ class Monitor:
         """No-vacuum and weak-pump tracking for a finished cycle of `mode`
         (stimulation or expression). Returns True while the last
         WEAK_CYCLES cycles all fell short of target by WEAK_MARGIN_PA."""
+        t = self.t_ms
         if peak_pa * 2 < target_pa:
             if not self.bad[mode]:
                 self.bad[mode] = True
-                self.bad_since[mode] = (self.t_ms - period_ms) & T_MASK   # the streak began with this cycle
+                # The streak began when this mode last built vacuum: at the
+                # end of its last good cycle (in mixed mode cycles of the
+                # other mode come between), unless that is more than
+                # no_vacuum_ms ago (the mode was not running); else with
+                # this cycle.
+                since = (t - period_ms) & T_MASK
+                if self.good[mode] and (t - self.good_end[mode]) & T_MASK <= self.cfg.no_vacuum_ms:
+                    since = self.good_end[mode]
+                self.bad_since[mode] = since
         else:
             self.bad[mode] = False
+            self.good[mode] = True
+            self.good_end[mode] = t
         self._streak(0)                            # both modes: in mixed mode one may idle
         self._streak(1)
         if peak_pa < target_pa - WEAK_MARGIN_PA:

@@ -283,8 +283,10 @@ class Session:
             mon.suction_start()
         sp = cyc.setpoint_pa(self.cycle_target_pa, dt_ms if dt_ms < 50 else 50)
         duty = ctl.update(dt_ms, sp, mon.vacuum_pa, cyc.phase_ms >= cyc.ramp_ms, self.cycle_mode)
-        if duty and not mon.motor_allowed(dt_ms, duty, ctl.sp):
-            ctl.off()
+        if duty:
+            allowed = mon.guard_duty(dt_ms, duty)
+            if allowed < duty:
+                ctl.capped(allowed)
         return sp
 
     def _end(self, reason, state):

@@ -312,6 +312,216 @@ def c_deliberate_reset_is_not_a_watchdog_reset():
           repr(rec.ticks[-1:]))
 
 
+def capture_print():
+    """Collect what the firmware prints (builtins.print is replaceable on both VMs)."""
+    import builtins
+    said = []
+    real = builtins.print
+
+    def fake(*args, **kw):
+        said.append(" ".join(str(a) for a in args))
+    builtins.print = fake
+    return said, lambda: setattr(builtins, "print", real)
+
+
+def c_damaged_board_file_names_it():
+    write_files(None, board_text="")
+    with open(HERE + "/board.json", "wb") as f:
+        f.write(b'{"name": "pico\xff"}')
+    w, _ = new_world()
+    w.attach_input(10, lambda: 0)                      # start held down the whole time
+    said, restore = capture_print()
+    try:
+        end = run_main(2000)
+    finally:
+        restore()
+    ok = isinstance(end, ClockStop) and not any(d > 0 for d in motor_duties(w)) and 16 not in w.pwm \
+        and "board.json: not UTF-8 text" in said and "refusing to pump until board.json is fixed" in said
+    check("board_not_utf8_refuses_and_the_console_names_the_file", ok, "%r %r" % (end, said[:3]))
+
+
+def c_damaged_files_still_pump():
+    """Issue 11: one damaged byte in any file but board.json never stops the pump."""
+    write_files("pico")
+    for name, data in (("profiles.json", b"\x00\xff binary garbage \x9a"), ("state.json", b'{"seq": 4, "boots": \xff}'),
+                       ("session.cur", b'{"v": 1, "board": "\xc0\x80"}\tdeadbeef\n'), ("sessions.log", b"\xfe\xff\n"),
+                       ("reset.flag", b"\xff\xfe")):
+        with open(HERE + "/" + name, "wb") as f:
+            f.write(data)
+    w, plant = new_world(cause=machine.WDT_RESET)
+    hold(w, 10, 1000, 200)
+    rec = Recorder()
+    said, restore = capture_print()
+    try:
+        end = run_main(4000)
+    finally:
+        restore()
+        rec.restore()
+    files = os.listdir(HERE)
+    ok = isinstance(end, ClockStop) and max(motor_duties(w)) > 13000 and any(t[1] == 1 for t in rec.ticks) \
+        and rec.ticks[0][5] == 8 and "state.json.bad" in files and "session.cur.bad" in files \
+        and "reset.flag" not in files and "profiles.json: not UTF-8 text" in said
+    check("damaged_files_boot_on_defaults_and_pump", ok, "%r notice %r files %r said %r" % (
+        end, rec.ticks[0][5] if rec.ticks else None, sorted(files), said[:6]))
+    for name in ("state.json.bad", "session.cur.bad", "sessions.log", "state.json", "session.cur", "profiles.json"):
+        try:
+            os.remove(HERE + "/" + name)
+        except OSError:
+            pass
+
+
+class SlowFlash:
+    """Every file write (a replace, a log append) advances the fake clock
+    by `ms`: the board stalled by a littlefs write. The plant catches up to
+    the write's start first and then runs through the stall with the
+    outputs on the pins (it only advances on sensor reads otherwise).
+
+    Watches in constant memory (70 s of ticks in lists would fragment the
+    VM's heap): each write (motor duty, valve level, session state), every
+    tick (trips, state changes, the dt the safety monitor was given, the
+    time to the next tick against one tick plus that tick's stalls), and
+    the watchdog feeds around runs of back-to-back writes ("blocks"): one
+    must come at the fake time a block starts and one at the time it ends
+    (ticks take no fake time here)."""
+
+    def __init__(self, ms, plant):
+        import app
+        import hw.sessionlog as sl
+        from hw.sessionlog import SessionLog
+        self.app_mod = app
+        self.sl = sl
+        self.cls = SessionLog
+        self.ms = ms
+        self.plant = plant
+        self.app = None
+        self.writes = []
+        self.trips = []
+        self.states = []
+        self.dts = []
+        self.bad_gaps = []
+        self.stalled_ticks = 0
+        self.prev = None                  # (now_ms, monitor t_ms, stall_ms) of the last tick
+        self.last_feed = -1
+        self.open = None                  # [start, end, fed at start]
+        self.blocks = 0
+        self.unfed = []
+        self.real_step = app.App.step
+        self.real_write = sl.write_atomic
+        self.real_append = SessionLog._append
+        self.real_feed = machine.WDT.feed
+        me = self
+
+        def step(self_app, now_ms):
+            me.app = self_app
+            out = me.real_step(self_app, now_ms)
+            me.tick(now_ms, out, self_app)
+            return out
+
+        def write(path, text):
+            me.stall(path.split("/")[-1])
+            me.real_write(path, text)
+
+        def append(self_log, line):
+            me.stall("sessions.log")
+            return me.real_append(self_log, line)
+
+        def feed(self_wdt):
+            me.fed(machine.world.clock.elapsed_ms)
+            me.real_feed(self_wdt)
+        app.App.step = step
+        sl.write_atomic = write
+        SessionLog._append = append
+        machine.WDT.feed = feed
+
+    def tick(self, now, out, a):
+        if 1 <= out.fault <= 7 and out.fault not in self.trips:
+            self.trips.append(out.fault)
+        if not self.states or self.states[-1] != out.state:
+            self.states.append(out.state)
+        t = a.session.monitor.t_ms
+        if self.prev is not None:
+            dt = (t - self.prev[1]) & 0x1FFFFFFF
+            if dt not in self.dts:
+                self.dts.append(dt)
+            gap = now - self.prev[0]
+            if gap != 10 + self.prev[2] and len(self.bad_gaps) < 5:
+                self.bad_gaps.append((self.prev[0], gap, self.prev[2]))
+        if a.stall_ms:
+            self.stalled_ticks += 1
+        self.prev = (now, t, a.stall_ms)
+
+    def stall(self, name):
+        w = machine.world
+        a = self.app
+        self.writes.append((name, w.pwm_duty(16), w.level(17), a.session.state if a is not None else -1))
+        self.plant.advance()
+        t = w.clock.elapsed_ms
+        w.clock.advance(self.ms)
+        self.plant.advance()
+        end = w.clock.elapsed_ms
+        if w.wdt_timeout is None:
+            return                          # no watchdog yet
+        blk = self.open
+        if blk is not None and blk[1] == t:
+            blk[1] = end                    # back to back, no feed between
+            return
+        if blk is not None:
+            self.close(False)
+        self.open = [t, end, self.last_feed == t]
+
+    def fed(self, t):
+        if self.open is not None:
+            self.close(self.open[1] == t)
+        self.last_feed = t
+
+    def close(self, end_fed):
+        blk = self.open
+        self.open = None
+        self.blocks += 1
+        if not (blk[2] and end_fed):
+            self.unfed.append((blk[0], blk[1]))
+
+    def restore(self):
+        if self.open is not None:
+            self.close(False)
+        self.app_mod.App.step = self.real_step
+        self.sl.write_atomic = self.real_write
+        self.cls._append = self.real_append
+        machine.WDT.feed = self.real_feed
+
+
+def c_slow_flash():
+    for ms in (60, 250, 1200):
+        write_files("pico")
+        w, plant = new_world()
+        w.logging = False                             # 70 s of pin calls would not fit the VM's heap
+        clock = w.clock
+        # start at 3 s (boot writes state.json: up to 1.2 s); let-down long
+        # presses: pause at 7 s, resume at 11 s; stop at 70 s
+        w.attach_input(11, lambda: 0 if 7000 <= clock.elapsed_ms < 8700 or 11000 <= clock.elapsed_ms < 12700 else 1)
+        w.attach_input(10, lambda: 0 if 3000 <= clock.elapsed_ms < 3200 or 70000 <= clock.elapsed_ms < 70200 else 1)
+        slow = SlowFlash(ms, plant)
+        try:
+            end = run_main(72000)
+        finally:
+            slow.restore()
+        label = "slow_flash_%dms_" % ms
+        check(label + "start_pause_checkpoint_stop_never_trip",
+              isinstance(end, ClockStop) and not slow.trips and slow.states == [0, 1, 2, 1, 0],
+              "end %r trips %r states %r" % (end, slow.trips, slow.states))
+        unsafe = [x for x in slow.writes if x[1] != 0 or x[2] != 0]
+        kinds = [(x[0], x[3]) for x in slow.writes]
+        ok = not unsafe and ("session.cur", 0) in kinds and ("session.cur", 2) in kinds \
+            and ("session.cur", 1) in kinds and ("sessions.log", 0) in kinds      # start, pause, checkpoint, end
+        check(label + "writes_only_with_motor_off_and_valve_open", ok, "unsafe %r writes %r" % (unsafe, kinds))
+        check(label + "core_dt_is_one_tick", slow.dts == [10], repr(slow.dts))
+        # The loop's next tick comes one tick after the write, never at once.
+        check(label + "loop_resyncs_without_a_burst", not slow.bad_gaps and slow.stalled_ticks >= 4,
+              "%r, %d stalled ticks" % (slow.bad_gaps, slow.stalled_ticks))
+        check(label + "watchdog_fed_right_before_and_after_writes", not slow.unfed and slow.blocks >= 3,
+              "%d blocks, unfed %r" % (slow.blocks, slow.unfed))
+
+
 CHECKS = {
     "first_writes": c_first_writes,
     "idle": c_idle_never_pumps,
@@ -322,6 +532,9 @@ CHECKS = {
     "reset": c_reset_never_resumes,
     "notices": c_broken_profiles_and_wdt_prefers_config_notice,
     "deliberate": c_deliberate_reset_is_not_a_watchdog_reset,
+    "slow_flash": c_slow_flash,
+    "damaged_board": c_damaged_board_file_names_it,
+    "damaged_files": c_damaged_files_still_pump,
 }
 
 for name in (sys.argv[2:] or list(CHECKS)):

@@ -71,7 +71,9 @@ print("rotation", seqs[0] > 1, seqs[-1], seqs == list(range(seqs[0], 31)),
       os.stat(DIR + "/sessions.log")[6] <= 1500)
 
 clean()
-line = encode(rec(9).as_dict("b", "pico", PROGRAMS))
+running = rec(9)
+running.end = 0                       # session.cur holds a running session: "end": null
+line = encode(running.as_dict("b", "pico", PROGRAMS))
 with open(DIR + "/session.cur", "w") as f:
     f.write(line[:40])
 log = SessionLog(DIR, min_free=0)

@@ -215,13 +215,20 @@ def main(argv=None):
         _err("error: no history at %s: import the board's log first (python -m tools.sessions import "
              "out/sessions.log), or name the database with --db" % args.db)
         return 2
+    if args.cmd == "add" and args.start is None and not os.path.exists(args.db):
+        _err("error: no history at %s yet: import the board's log first (make logs), or add a session pumped "
+             "without a record with --start" % args.db)
+        return 2
+    new = not os.path.exists(args.db)
     try:
         st = open_store(args.db)
     except StoreError as e:
         _err("error: %s" % e)
         return 2
+    status = 2
     try:
-        return COMMANDS[args.cmd](st, args)
+        status = COMMANDS[args.cmd](st, args)
+        return status
     except UsageError as e:
         _err("error: %s" % e)
         return 2
@@ -230,6 +237,14 @@ def main(argv=None):
         return 2
     finally:
         st.close()
+        if new and status == 2:
+            # Nothing was added: leave no database behind (a half-made one
+            # would look like a history).
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                try:
+                    os.remove(args.db + suffix)
+                except OSError:
+                    pass
 
 
 if __name__ == "__main__":

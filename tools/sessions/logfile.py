@@ -111,7 +111,8 @@ def _check_obj(check, what):
             return "expected an object, got %s" % _show(x)
         for k, val in x.items():
             if not check(val):
-                return "%s: expected %s, got %s" % (k, what, _show(val))
+                plain = k and all(c.isascii() and (c.isalnum() or c == "_") for c in k)
+                return "%s: expected %s, got %s" % (k if plain else _show(k), what, _show(val))     # one line
         return None
     return f
 

@@ -136,7 +136,7 @@ def parse_schedule(raw, origin):
             bad(".times", "must be a list of 1-12 \"HH:MM\" times")
         else:
             for i, t in enumerate(times):
-                ok = isinstance(t, str) and len(t) == 5 and t[2] == ":" and t[:2].isdigit() and t[3:].isdigit()
+                ok = isinstance(t, str) and len(t) == 5 and t[2] == ":" and all("0" <= c <= "9" for c in t[:2] + t[3:])
                 if ok and int(t[:2]) < 24 and int(t[3:]) < 60:
                     parsed.append(int(t[:2]) * 60 + int(t[3:]))
                 else:
@@ -160,13 +160,15 @@ def load_schedule(path=None, default_path="profiles.json"):
         if not os.path.exists(default_path):
             return default_schedule("no %s here" % default_path)
         path = default_path
+    # The firmware's own reader: what the board would read, the same messages.
+    from tools import deploy
+    from pump.jsontext import loads
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
-    except OSError as e:
-        raise ScheduleError(["%s: cannot read it (%s)" % (path, e.strerror or e)])
-    except ValueError as e:
-        raise ScheduleError(["%s: not JSON (%s)" % (path, e)])
+        raw, why = loads(deploy.read_input(path))
+    except deploy.InputError as e:
+        raise ScheduleError(e.lines)
+    if why is not None:
+        raise ScheduleError(["%s: %s" % (path, why)])
     if not isinstance(raw, dict):
         raise ScheduleError(["%s: not a profiles file (not a JSON object)" % path])
     if "schedule" not in raw:

@@ -29,6 +29,11 @@ def main(argv=None):
                     help="ticks_ms() at power-on (e.g. 1073731824: the 2^30 wrap 10 s after boot)")
     ap.add_argument("--seed", type=int, default=1, help="sensor noise seed")
     args = ap.parse_args(argv)
+    problem = _check(args.board, args.flash)
+    if problem:
+        for line in problem:
+            print(line, file=sys.stderr)
+        return 2
     server = Server(board=args.board, flash=args.flash, port=args.port, ticks_start=args.ticks_start,
                     seed=args.seed, echo=args.echo)
     signal.signal(signal.SIGINT, server.stop)
@@ -51,6 +56,26 @@ def main(argv=None):
     server.serve_forever()
     print("stopped", flush=True)
     return 0
+
+
+def _check(board, flash):
+    """[] or one line per problem with --board (the firmware's own loader)
+    and --flash (a folder that can be written)."""
+    from tools import deploy
+    try:
+        deploy.board_file(board)
+    except deploy.InputError as e:
+        return e.lines
+    try:
+        os.makedirs(flash, exist_ok=True)
+        probe = os.path.join(flash, ".vboard-probe")
+        with open(probe, "w") as f:
+            f.write("")
+        os.remove(probe)
+    except OSError as e:
+        return ["FLASH=%s: cannot hold the board's flash there (%s): name a folder you can write, e.g. "
+                "FLASH=out/flash" % (flash, e.strerror or e)]
+    return []
 
 
 def _port(text):

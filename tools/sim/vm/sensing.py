@@ -2,7 +2,9 @@
 
 `Signal` is what the sensing element sees: the plant's true vacuum,
 delayed by `latency_ms`, plus a calibration offset and Gaussian noise from
-the seeded Rng, or frozen (the injected sensor_stuck fault). `attach()`
+the seeded Rng, or frozen (the injected sensor_stuck fault), or clipped at
+`ceiling_pa` (a saturating element: it stops following above the ceiling
+while its noise goes on; the fault sweeps set it). `attach()`
 wires the part's own protocol model (tools/fakes/devices.py or the fake ADC)
 to the fake machine with that signal in the part's raw encoding: the
 firmware's real driver then reads it exactly as on the board, so the ADC's
@@ -24,6 +26,7 @@ class Signal:
         self.offset_pa = 0.0
         self.latency_ms = latency_ms
         self.frozen = None
+        self.ceiling_pa = None
 
     def vacuum_pa(self):
         """What the element measures now (Pa, float)."""
@@ -32,6 +35,8 @@ class Signal:
         link = self.link
         link.advance()
         v = link.vacuum_at(link.now_ms() - self.latency_ms) if self.latency_ms else link.plant.vacuum_pa
+        if self.ceiling_pa is not None and v > self.ceiling_pa:
+            v = self.ceiling_pa
         sigma = self.noise_pa + self.extra_noise_pa
         if sigma > 0:
             v += sigma * self.rng.gauss_q16() / 65536.0
