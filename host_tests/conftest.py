@@ -24,10 +24,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def pytest_collection_modifyitems(config, items):
     """`make test` runs on two workers (pytest-xdist, --dist loadgroup): the
     emulated-RP2040 cases of one board go to one worker, which flashes that
-    board once and starts every case from its image."""
+    board once and starts every case from its image; every other module
+    runs whole on one worker."""
     import pytest
     for item in items:
         if item.get_closest_marker("rp2040") is None:
+            # Every other module stays whole on one worker, in its order: some
+            # share a module-scoped board whose state one test leaves to the next.
+            item.add_marker(pytest.mark.xdist_group(name=item.module.__name__))
             continue
         params = getattr(item, "callspec", None)
         board = params.params.get("board", "pico") if params is not None else "pico"
