@@ -40,8 +40,6 @@ from plant import PA_PER_MMHG, Plant  # noqa: E402
 STEP_NS = 1_000_000
 LED_NAMES = {"LED": 25}            # RPI_PICO's Pin("LED")
 BUTTONS = ("start_stop", "letdown", "level_up", "level_down", "pause")
-SENSOR_FAULTS = ("sensor_stuck", "sensor_disconnect", "sensor_saturate", "sensor_offset")
-PLANT_FAULTS = ("valve_stuck_closed", "valve_stuck_open", "motor_stall")
 
 
 def load_board(name_or_path):
