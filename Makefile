@@ -74,13 +74,14 @@ $(RP2040_NPM): $(RP2040_DIR)/package.json $(RP2040_DIR)/package-lock.json $(STAM
 
 venv: $(STAMP) $(STUBS) $(RP2040_NPM)
 
-# Two workers: each emulated board's cases stay on one worker (conftest.py).
+# Two workers (conftest.py says which cases share one); the longest
+# emulated-RP2040 cases (marked rp2040_long) run in `make test-rp2040`.
 test: $(STAMP) $(STUBS) $(RP2040_NPM)
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not rp2040_long"
 
-# Only the emulated-RP2040 layer (MicroPython 1.28 on rp2040js, through mpremote).
+# The whole emulated-RP2040 layer (MicroPython 1.28 on rp2040js, through mpremote), long cases too.
 test-rp2040: $(STAMP) $(RP2040_NPM)
-	$(PY) -m pytest host_tests/test_rp2040.py
+	$(PY) -m pytest -n 2 --dist loadgroup host_tests/test_rp2040.py host_tests/test_rp2040_wires.py
 
 # Tick cost, loop stalls and heap on the emulated Pico (both boards, both flash timings).
 bench-rp2040: $(STAMP) $(RP2040_NPM)

@@ -22,17 +22,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_collection_modifyitems(config, items):
-    """`make test` runs on two workers (pytest-xdist, --dist loadgroup): the
-    emulated-RP2040 cases of one board go to one worker, which flashes that
-    board once and starts every case from its image; every other module
-    runs whole on one worker."""
+    """`make test` runs on two workers (pytest-xdist, --dist loadgroup).
+    Every module but the emulated RP2040's runs whole on one worker, in its
+    order: some share a module-scoped virtual board whose state one test
+    leaves to the next. The emulated-RP2040 cases are independent (each
+    starts a fresh chip from its board's flash image, which the first worker
+    to need it makes, test_rp2040.flashed) and go to whichever worker is free."""
     import pytest
     for item in items:
         if item.get_closest_marker("rp2040") is None:
-            # Every other module stays whole on one worker, in its order: some
-            # share a module-scoped board whose state one test leaves to the next.
             item.add_marker(pytest.mark.xdist_group(name=item.module.__name__))
-            continue
-        params = getattr(item, "callspec", None)
-        board = params.params.get("board", "pico") if params is not None else "pico"
-        item.add_marker(pytest.mark.xdist_group(name="rp2040-" + board))

@@ -205,6 +205,25 @@ def test_fault_blink_code_counts_the_fault_number():
     assert sum(over) * 6 == sum(release)                             # 1 flash vs 6 flashes
 
 
+def test_a_trip_shows_a_whole_first_group_whatever_the_pattern_clock(world):
+    """Someone counting flashes counts the first group: it must be whole,
+    even when the trip lands mid-way through the old pattern's period."""
+    from pump.codes import FAULT_SENSOR_STUCK
+    for before_ms in (0, 730, 1260, 2990, 4410):
+        ind = Indicator(machine.Pin(25, machine.Pin.OUT), True)
+        out = Outputs()
+        out.state = STATE_RUNNING
+        for _ in range(before_ms // 10):
+            ind.update(10, out)
+        out.state = STATE_FAULT
+        out.fault = FAULT_SENSOR_STUCK
+        lit = []
+        for _ in range(4 * 50 + 150):               # one group and its pause: 3.5 s
+            ind.update(10, out)
+            lit.append(world.level(25) == 1)
+        assert flashes(lit) == 4 and lit[0] and not any(lit[-140:]), before_ms
+
+
 def test_notices_show_in_idle():
     assert pattern(STATE_IDLE, notice=FAULT_CONFIG_INVALID) != pattern(STATE_IDLE)
     assert flashes(pattern(STATE_IDLE, notice=FAULT_CONFIG_INVALID, ms=3000)) == 3

@@ -259,9 +259,6 @@ def test_scenario_files_on_damaged_files(tmp_path):
     assert not bad, "seed %s:\n%s" % (SEED, "\n".join("%d: %s" % b for b in bad[:20]))
 
 
-SIM_FIX = ("tools/sim/ belongs to the simulator's owner: tools/sim/scenario.py must read the scenario and its "
-           "profiles with pump.jsontext.loads (as tools/deploy.py does); see the issue 11 report")
-
 
 def _sim(tmp_path, scenario_bytes, extra=None):
     p = tmp_path / "sc.json"
@@ -272,20 +269,17 @@ def _sim(tmp_path, scenario_bytes, extra=None):
     return r, str(p)
 
 
-@pytest.mark.xfail(strict=True, reason=SIM_FIX)
 def test_scenario_nested_1000_deep(tmp_path):
     r, p = _sim(tmp_path, b'{"board": "sim", "events": ' + b"[" * 1000 + b"]" * 1000 + b"}")
     assert r.returncode == 2 and "Traceback" not in r.stderr and one_liners(r.stderr, p) == [], r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=SIM_FIX)
 def test_scenario_with_a_binary_profiles_file(tmp_path):
     sc = {"board": "sim", "profiles": "bin.json", "duration_s": 5, "seed": 1, "events": []}
     r, p = _sim(tmp_path, json.dumps(sc).encode(), {"bin.json": b"\xff\xfe\x00\x9a"})
     assert r.returncode == 2 and "Traceback" not in r.stderr and "bin.json" in r.stderr, r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=SIM_FIX)
 def test_scenario_negative_duration_is_one_error(tmp_path):
     sc = json.load(open(os.path.join(paths.ROOT, "tools", "scenarios", "standard_letdown.json")))
     sc["duration_s"] = -5
@@ -294,7 +288,6 @@ def test_scenario_negative_duration_is_one_error(tmp_path):
         r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=SIM_FIX)
 def test_scenario_missing_file_names_it_once(tmp_path):
     r = subprocess.run([PY, "-m", "tools.sim", "nosuch.json"], capture_output=True, text=True, cwd=paths.ROOT)
     assert r.returncode == 2 and r.stderr.count("nosuch.json") == 1, r.stderr

@@ -91,7 +91,7 @@ class Indicator:
         self.sched_shown = 0
         self.beep_len = BEEP_MS
         self.show_program_ms = 0        # LED shows the program number while > 0
-        self.t = 0                      # pattern time, wraps at PATTERN_WRAP_MS
+        self.t = 0                      # pattern time since the state began, wraps at PATTERN_WRAP_MS
 
     def update(self, dt_ms, out):
         """Once per tick, after the outputs are applied."""
@@ -100,6 +100,10 @@ class Indicator:
         if out.state != self.state:
             self._announce(self.state, out.state)
             self.state = out.state
+            # Each state's pattern starts at its beginning: a trip shows a
+            # whole first group of its blink code (counted from one, not
+            # from wherever the old pattern's clock stood).
+            self.t = t = 0
         if out.program != self.program:
             if self.program >= 0:                 # a selection, not boot
                 self.beeps = out.program + 1

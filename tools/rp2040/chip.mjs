@@ -120,7 +120,17 @@ function boot(cause) {
   // A watchdog or machine.reset() reboot keeps the watchdog's REASON
   // register (MicroPython's reset_cause reads it); a power-up clears it.
   if (cause === 'watchdog') mcu.peripherals[0x40058000 >>> 14 << 2].reason = prevReason || 1;
-  mcu.peripherals[0x40058000 >>> 14 << 2].onWatchdogTrigger = () => { resetCause = 'watchdog'; stop = 'reset'; };
+  // The package re-arms its watchdog alarm after it fires; counting down
+  // from 0 that alarm is due again at once and the clock loops on it
+  // forever. A real trigger resets the chip (and the watchdog with it): stop
+  // the counter here, the bench starts a fresh chip.
+  const wd = mcu.peripherals[0x40058000 >>> 14 << 2];
+  wd.onWatchdogTrigger = () => {
+    wd.alarm.enable = false;
+    wd.timer.enable = false;
+    resetCause = 'watchdog';
+    stop = 'reset';
+  };
   mcu.onBreak = onBreak;
   mcu.gpio.forEach((pin, idx) => {
     pin.addListener(() => {
@@ -261,6 +271,11 @@ function feedUsb() {
   releaseRead();
 }
 
+function untilWake(clock, end) {
+  const left = end - clock.nanos;
+  return clock.nextAlarm ? Math.min(clock.nanosToNextAlarm, left) : left;
+}
+
 function run(ns, halt) {
   const clock = mcu.clock;
   const end = clock.nanos + ns;
@@ -268,12 +283,15 @@ function run(ns, halt) {
   stop = null;
   // halt: the core executes nothing (a hung firmware); clocked peripherals,
   // the watchdog among them, run on.
-  while (halt && clock.nanos < end && !stop) clock.tick(Math.max(CYCLE_NS, Math.min(clock.nanosToNextAlarm, end - clock.nanos)));
+  // A sleeping (or halted) core wakes only at a clock alarm or at what the
+  // bench does between runs: skip to the next alarm, or to the end of the
+  // run when none is set (nanosToNextAlarm is 0 then, not infinity).
+  while (halt && clock.nanos < end && !stop) clock.tick(Math.max(CYCLE_NS, untilWake(clock, end)));
   while (clock.nanos < end && !stop) {
     if (core.waiting) {
-      const skip = Math.min(clock.nanosToNextAlarm, end - clock.nanos);
-      clock.tick(skip > 0 ? skip : CYCLE_NS);
-      stats.wait_ns += skip > 0 ? skip : CYCLE_NS;
+      const skip = Math.max(CYCLE_NS, untilWake(clock, end));
+      clock.tick(skip);
+      stats.wait_ns += skip;
     } else {
       const c = core.executeInstruction() * CYCLE_NS;
       clock.tick(c);

@@ -91,8 +91,12 @@ def load(raw, base_dir=None):
                 c.error("profiles", "%s: no such file" % show(profiles))
             else:
                 profiles_path = found[0]
+                why = _text_problem(profiles_path)
+                if why:
+                    c.error("profiles", "%s: %s" % (show(profiles), why))
+    duration = None
     if "duration_s" in raw:
-        c.number(raw["duration_s"], "duration_s", 1, MAX_DURATION_S)
+        duration = c.number(raw["duration_s"], "duration_s", 1, MAX_DURATION_S)
     if "seed" in raw:
         c.number(raw["seed"], "seed", 0, 2 ** 31 - 1, integer=True)
     plant = _plant(c, raw.get("plant", {}), "plant")
@@ -101,7 +105,7 @@ def load(raw, base_dir=None):
         c.error("events", show(events) + " is not a list")
         events = []
     for i, e in enumerate(events or []):
-        _event(c, e, "events[%d]" % i, raw.get("duration_s"))
+        _event(c, e, "events[%d]" % i, duration)
     if c.errors:
         return None, c.errors
     out = dict(raw)
@@ -155,15 +159,31 @@ def _event(c, e, path, duration):
                 show(e["clear"]), ", ".join(f for f in FAULTS if f != "power_cut")))
 
 
-def load_file(path):
-    """(scenario, []) or (None, errors), reading JSON from `path`."""
+def _text_problem(path):
+    """None when `path` holds text the firmware would parse, else why not
+    (the profiles file of a scenario goes onto the simulated flash)."""
+    from pump import jsontext
     try:
-        with open(path) as f:
-            raw = json.load(f)
+        with open(path, "rb") as f:
+            data = f.read(jsontext.MAX_BYTES + 1)
     except OSError as e:
-        return None, ["%s: cannot read (%s)" % (path, e.strerror)]
-    except ValueError as e:
-        return None, ["%s: not valid JSON (%s)" % (path, e)]
+        return "cannot read it (%s)" % (e.strerror or e)
+    return jsontext.text(data)[1]
+
+
+def load_file(path):
+    """(scenario, []) or (None, errors), reading strict JSON from `path`
+    with the firmware's own parser (pump/jsontext.py: size, UTF-8, nesting
+    depth). The errors do not name the file; the caller prefixes it."""
+    from pump import jsontext
+    from tools import deploy
+    try:
+        data = deploy.read_input(path)
+    except deploy.InputError as e:
+        return None, [line.split(": ", 1)[1] for line in e.lines]
+    raw, why = jsontext.loads(data)
+    if why is not None:
+        return None, [why]
     return load(raw, os.path.dirname(os.path.abspath(path)))
 
 
@@ -171,7 +191,7 @@ def resolve(sc):
     """The engine's spec: board object, integer millionths, times in ms."""
     with open(os.path.join(paths.BOARDS, sc["board"] + ".json")) as f:
         board_text = f.read()
-    with open(sc["profiles_path"]) as f:
+    with open(sc["profiles_path"], encoding="utf-8") as f:
         profiles_text = f.read()
     board = json.loads(board_text)
     plant = {}
