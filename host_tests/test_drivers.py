@@ -221,7 +221,8 @@ def test_a_trip_shows_a_whole_first_group_whatever_the_pattern_clock(world):
         for _ in range(4 * 50 + 150):               # one group and its pause: 3.5 s
             ind.update(10, out)
             lit.append(world.level(25) == 1)
-        assert flashes(lit) == 4 and lit[0] and not any(lit[-140:]), before_ms
+        # Dark at once (the running LED was on), then four flashes, then the pause.
+        assert not any(lit[:30]) and lit[30] and flashes(lit) == 4 and not any(lit[-140:]), before_ms
 
 
 def test_notices_show_in_idle():

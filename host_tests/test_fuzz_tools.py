@@ -226,6 +226,24 @@ def test_session_log_import_on_damaged_logs(fast_dir, capsys):
     assert not bad, "seed %s:\n%s" % (SEED, "\n".join("%d: %s" % b for b in bad[:20]))
 
 
+@pytest.mark.parametrize("field,value", [("seq", 2 ** 64), ("boot", 2 ** 63), ("uptime_s", 10 ** 30),
+                                         ("duration_s", 2 ** 31)])
+def test_a_log_record_with_an_integer_too_large_is_refused_in_one_line(tmp_path, capsys, field, value):
+    """The firmware writes 31-bit integers; a larger one is damage (SQLite
+    cannot even store one past 2^63), refused with the file, line and field."""
+    good = logfile.parse_bytes(fuzz_cases.valid_contents()["sessions.log"])[0][0].data
+    rec = dict(good, **{field: value})
+    p = str(tmp_path / "big.log")
+    with open(p, "wb") as f:
+        f.write(logfile.encode(rec))
+    db = str(tmp_path / "d.db")
+    assert sessions_main(["--db", db, "import", p]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1 and err.startswith(p + ":1: "), err
+    assert "field %s" % field in err and "2147483647" in err, err
+    assert sqlite3.connect(db).execute("select count(*) from sessions").fetchone()[0] == 0
+
+
 def test_unusable_logs_leave_no_database(tmp_path, capsys):
     (tmp_path / "folder.log").mkdir()
     for p in (str(tmp_path / "nosuch.log"), str(tmp_path / "folder.log")):

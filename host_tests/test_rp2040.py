@@ -198,7 +198,8 @@ def test_start_step_change_and_stop_at_worst_case_flash_timing(board, tmp_path_f
 
 
 @pytest.mark.parametrize("board,timing", [
-    ("pico", "typical"), ("pico_w", "typical"),
+    ("pico", "typical"),
+    pytest.param("pico_w", "typical", marks=pytest.mark.rp2040_long),
     pytest.param("pico", "worst", marks=pytest.mark.rp2040_long),
     pytest.param("pico_w", "worst", marks=pytest.mark.rp2040_long)])
 def test_session_pumps_to_target_through_every_write(board, timing, tmp_path_factory):

@@ -198,7 +198,7 @@ def test_garbage_lines_are_reported_and_the_rest_imported(tmp_path, capsys):
     assert code == 1
     assert "3 new, 0 already known, 8 lines skipped" in out
     expect = {2: "no tab and CRC", 3: "empty line", 4: "bad CRC", 6: "not JSON", 7: "missing fields: boot, faults",
-              8: "not a record: the JSON is not an object", 10: "field seq: expected an integer >= 1, got \"ten\"",
+              8: "not a record: the JSON is not an object", 10: "field seq: expected an integer from 1 to 2147483647, got \"ten\"",
               11: "the CRC field is not 8 lowercase hex digits"}
     for n, why in expect.items():
         assert re.search(r"sessions\.log:%d: .*%s" % (n, re.escape(why)), err), (n, err)

@@ -59,7 +59,9 @@ def led_on(state, fault, notice, weak, t_ms, sched=0):
     if state == STATE_FAULT:
         flash = FLASH_ON_MS + FLASH_OFF_MS
         period = fault * flash + CODE_GAP_MS
-        t = t_ms % period
+        # Dark for FLASH_OFF_MS first: the LED was on while running, and a
+        # first flash that continued it could not be counted.
+        t = (t_ms + period - FLASH_OFF_MS) % period
         return t < fault * flash and t % flash < FLASH_ON_MS
     if notice == FAULT_CONFIG_INVALID:
         return _flashes(t_ms, 3, 3000)

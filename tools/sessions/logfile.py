@@ -85,8 +85,13 @@ def encode(record):
 
 # -- the record's fields ---------------------------------------------------------
 
+# The firmware's integers are MicroPython small ints (31 bits on a Pico): a
+# larger one in a record is damage, and SQLite could not store it anyway.
+MAX_INT = 2 ** 31 - 1
+
+
 def _is_int(x, lo=None):
-    return type(x) is int and (lo is None or x >= lo)
+    return type(x) is int and (lo is None or x >= lo) and -MAX_INT - 1 <= x <= MAX_INT
 
 
 def _is_num(x):
@@ -129,15 +134,15 @@ FIELDS = {
     "v": _simple(lambda x: x == VERSION, "1"),
     "board": _simple(lambda x: isinstance(x, str) and x != "", "a non-empty string"),
     "board_name": _simple(lambda x: isinstance(x, str), "a string"),
-    "seq": _simple(lambda x: _is_int(x, 1), "an integer >= 1"),
-    "boot": _simple(lambda x: _is_int(x, 0), "an integer >= 0"),
+    "seq": _simple(lambda x: _is_int(x, 1), "an integer from 1 to 2147483647"),
+    "boot": _simple(lambda x: _is_int(x, 0), "an integer from 0 to 2147483647"),
     "start": _check_start,
-    "uptime_s": _simple(lambda x: _is_int(x, 0), "an integer >= 0"),
-    "duration_s": _simple(lambda x: _is_int(x, 0), "an integer >= 0"),
+    "uptime_s": _simple(lambda x: _is_int(x, 0), "an integer from 0 to 2147483647"),
+    "duration_s": _simple(lambda x: _is_int(x, 0), "an integer from 0 to 2147483647"),
     "duration_at_least": _simple(lambda x: type(x) is bool, "true or false"),
     "program": _simple(lambda x: isinstance(x, str) and x != "", "a non-empty string"),
     "mode_s": _check_obj(_is_num, "a number >= 0"),
-    "levels": _check_obj(lambda v: isinstance(v, list) and all(_is_int(i) for i in v), "a list of integers"),
+    "levels": _check_obj(lambda v: isinstance(v, list) and all(_is_int(i) for i in v), "a list of small integers"),
     "peak_mmhg": _check_obj(_is_num, "a number >= 0"),
     "faults": _simple(lambda x: isinstance(x, list) and all(isinstance(i, str) for i in x), "a list of strings"),
     "end": _simple(lambda x: isinstance(x, str) and x != "", "a non-empty string"),
