@@ -20,9 +20,14 @@ MAX_STATE = 16384
 _TOP = {"boots": 1 << 30, "seq": 1 << 30, "last_start_s": 1 << 31, "power_left": 31, "power_last_s": 1 << 31}
 
 
+# The firmware's counters are small ints (31 bits on a Pico); the host's
+# importer refuses a record with a larger one (tools/sessions/logfile.py).
+_INT_TOP = 1 << 31
+
+
 def _int(v):
-    """v when it is an int (not a bool), else -1."""
-    return v if isinstance(v, int) and not isinstance(v, bool) else -1
+    """v when it is an int (not a bool) below 2^31, else -1."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and v < _INT_TOP else -1
 
 
 def _running(rec):
