@@ -86,14 +86,25 @@ def flashed(board, tmp_path_factory):
     return _images[board]
 
 
+def settle(b):
+    """After a command that reset the board: run until main.py's loop is up
+    (a heartbeat after now, at most BOOT_S). A Pico boots in 0.65 s; the
+    emulated one takes ~4 s of wall time, and mpremote, which waits on the
+    wall clock, could not enter the raw REPL of a board still booting."""
+    t = b.t_ms
+    b.run(BOOT_S, until=lambda: any(on and at > t for at, on in b.led_edges))
+
+
 def flash_board(board, img):
     with Bench(board, listen=True) as b:
         b.run(1.5)                                  # the UF2's first boot formats the filesystem
         port = "PORT=socket://127.0.0.1:%d" % b.port
         rc, out = drive(b, make("flash", "BOARD=" + board, port))
         assert rc == 0, out
+        settle(b)
         rc2, out2 = drive(b, make("profiles-push", "FILE=" + SHORT_PROFILES, port))
         assert rc2 == 0, out2
+        settle(b)
         rc3, out3 = drive(b, subprocess.Popen(
             [os.path.join(paths.ROOT, ".venv", "bin", "mpremote"), "connect", "socket://127.0.0.1:%d" % b.port,
              "exec", "open('reset.flag', 'w').close()", "+", "reset"],
