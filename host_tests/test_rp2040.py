@@ -257,7 +257,11 @@ def test_session_pumps_to_target_through_every_write(board, timing, tmp_path_fac
         # The program ends (auto-off): safe, and the LED shows "done".
         assert b.run(9.0, until=lambda: safe_since(b.trace, t_res) is not None
                      and b.t_ms - safe_since(b.trace, t_res) > 2500), "the program did not end"
-        done = led_pulses(b.led_edges, safe_since(b.trace, t_res) + 300, b.t_ms)
+        # The end's writes (at worst 400 ms per erased sector) delay the
+        # pattern, which starts with the state: wait for its second pulse.
+        t_end = safe_since(b.trace, t_res)
+        b.run(3.0, until=lambda: len(led_pulses(b.led_edges, t_end + 300, b.t_ms)) >= 2)
+        done = led_pulses(b.led_edges, t_end + 300, b.t_ms)
         assert len(done) >= 2 and all(70 <= n <= 130 for _, n in done), done    # "done": 100 ms each second
         assert_writes_found_outputs_safe(b, t0, 10)
 
