@@ -102,6 +102,16 @@ def test_rp2_motor_slice_shared_with_the_buzzer(pico):
                                "another frequency")
 
 
+def test_a_pin_given_as_true_or_false_is_one_error_and_never_a_pin_number(pico):
+    """false is 0 to CPython's arithmetic: the slice rule used to take it for
+    GP0 and add a second error that MicroPython's loader does not give."""
+    for value in (False, True):
+        pico["indicator"]["buzzer"] = value
+        pico["motor"]["pin"] = 0 if value is False else 1   # the slice the bool would stand for
+        pico["valve"]["pin"] = 17
+        assert one_error(pico) == "indicator.buzzer: %s is not a pin number" % ("false" if value is False else "true")
+
+
 def test_pin_used_twice(pico):
     pico["buttons"]["letdown"] = 16
     assert one_error(pico) == "buttons.letdown: 16 is also motor.pin"

@@ -267,7 +267,7 @@ def load(raw):
                 seen[pin] = (path, role, bus)
         if port == "rp2" and m is not None and isinstance(ind, dict):
             mp, bz = m.get("pin"), ind.get("buzzer")
-            if isinstance(mp, int) and isinstance(bz, int) and (mp >> 1) & 7 == (bz >> 1) & 7 \
+            if _whole(mp) and _whole(bz) and (mp >> 1) & 7 == (bz >> 1) & 7 \
                     and ind.get("buzzer_hz") != m.get("pwm_hz"):
                 c.error("indicator.buzzer", "GP%d shares PWM slice %d with the motor (GP%d), which runs at another "
                         "frequency" % (bz, (bz >> 1) & 7, mp))

@@ -179,6 +179,8 @@ def one(name, i, case):
                 fails.append("refused over " + name)
             if not safe():
                 fails.append("outputs not safe after a refusal")
+            for line in e.errors:
+                print(line)
             print("V %s %d refused %d errors" % (name, i, len(e.errors)))
             return fails
         except Exception as e:  # noqa: B902 - that is the finding
