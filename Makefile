@@ -16,6 +16,7 @@ RP2040_BOOTROM  ?= $(abspath ../shared/rp2040/bootrom-b1.bin)
 export MICROPYTHON_UF2 RP2040_BOOTROM
 
 .PHONY: help venv test test-rp2040 bench-rp2040 board-rp2040 soak sim bench flash profiles-check profiles-push profiles-pull logs repl clean
+.PHONY: report plan press
 
 help:
 	@echo "make test    set up .venv and run every host check (core, parity, compile, properties)"
@@ -23,17 +24,27 @@ help:
 	@echo "             (SCENARIO=tools/scenarios/power.json RUNTIME=micropython for others)"
 	@echo "make bench   measure the budgets (heap, per-tick cost, size, sim speed, accuracy, detection)"
 	@echo "make soak    long randomized safety runs (hypothesis, many examples; the flash and input fuzz, 3000 per file)"
+	@echo "make mutants mutation testing of the safety code (cosmic-ray, about an hour): prints the survivors"
 	@echo "make test-rp2040   only the emulated-RP2040 layer (MicroPython 1.28 for the Pico on rp2040js)"
-	@echo "             (MICROPYTHON_UF2=path/to/RPI_PICO.uf2; default ../shared/rp2040/...)"
+	@echo "             (MICROPYTHON_UF2=path/to/RPI_PICO.uf2 RP2040_BOOTROM=path/to/bootrom-b1.bin; docs/rp2040.md: where to get them)"
 	@echo "make bench-rp2040  tick cost per state, loop stalls and heap on the emulated Pico"
 	@echo "make board-rp2040 [BOARD=pico] [PORT=7777] [IMAGE=f] [SAVE=f]   an emulated Pico for mpremote"
 	@echo "make flash BOARD=pico [PORT=auto] [PROFILES=1]   compile and copy the firmware with mpremote"
 	@echo "make profiles-check FILE=...   validate a profiles file with the firmware's own validator"
 	@echo "make profiles-push FILE=... [PORT=]   validate, then replace the board's profiles.json atomically"
 	@echo "make profiles-pull [PORT=]     fetch the board's profiles.json (profiles.board.json)"
-	@echo "make logs [PORT=]   pull the board's session log;  make repl [PORT=]"
+	@echo "make logs [PORT=] [DB=sessions.db]   pull the board's session logs and import them;  make repl [PORT=]"
+	@echo "make report [DB=sessions.db] [NOW=YYYY-MM-DDTHH:MM] [SCHEDULE=profiles.json]   session history:"
+	@echo "             out/sessions/report.html, PNG charts and a summary"
+	@echo "make plan [DB=] [NOW=] [SCHEDULE=]   what to do now (missed sessions, power pumping), with the rule behind it"
+	@echo "             volumes and notes: python -m tools.sessions add SEQ --volume-ml X [--note TEXT]"
+	@echo "             export: python -m tools.sessions export --csv sessions.csv (or --babybuddy URL --child ID)"
+	@echo "             (python -m tools.sessions --help: every command and option)"
 	@echo "make board [BOARD=sim] [FLASH=out/flash] [PORT=7777]   a virtual board (real MicroPython VM + plant)"
-	@echo "             for mpremote: PORT=socket://127.0.0.1:7777 in the targets above; Ctrl-C stops it"
+	@echo "             for mpremote: PORT=socket://127.0.0.1:7777 in the targets above; shows the board's console; Ctrl-C stops it"
+	@echo "make press BUTTON=start|stop|letdown|level_up|level_down|pause [LONG=1] [PORT=7777]"
+	@echo "             press a button of the board \`make board\` runs in another terminal (LONG=1: a long press)"
+	@echo "make venv    only set up .venv, the MicroPython stubs and rp2040js (the targets above do it themselves)"
 	@echo "make clean   remove the virtual environment and build output"
 
 # The version check comes first. A .venv made by another interpreter (e.g.
@@ -136,7 +147,7 @@ profiles-pull: $(STAMP)
 	$(PY) -m tools.deploy profiles-pull --port $(PORT)
 
 logs: $(STAMP)
-	$(PY) -m tools.deploy logs --port $(PORT)
+	$(PY) -m tools.deploy logs --port $(PORT) $(if $(DB),--db $(DB),)
 
 repl: $(STAMP)
 	@$(PY) -m tools.deploy repl --port $(PORT)
@@ -147,9 +158,31 @@ FLASH ?= out/flash
 VBOARD_BOARD = $(if $(filter command line environment,$(origin BOARD)),$(BOARD),sim)
 VBOARD_PORT  = $(if $(filter command line environment,$(origin PORT)),$(PORT),7777)
 
+# It prints the board's console while mpremote is not connected, and keeps
+# $(VBOARD_DIR)/vboard-PORT.json while it runs: how `make press` finds it.
+VBOARD_DIR ?= out
+
 .PHONY: board
 board: $(STAMP)
-	$(PY) -m tools.vboard --board $(VBOARD_BOARD) --flash $(FLASH) --port $(VBOARD_PORT)
+	$(PY) -m tools.vboard --board $(VBOARD_BOARD) --flash $(FLASH) --port $(VBOARD_PORT) --console \
+		--announce $(VBOARD_DIR)
+
+# A button of the board `make board` runs (in another terminal): start and
+# stop are the start/stop button; LONG=1 holds it past the long-press time.
+press: $(STAMP)
+	@test -n "$(BUTTON)" || { echo "make press: name the button: make press BUTTON=start (start, stop, letdown," \
+		"level_up, level_down, pause; LONG=1 for a long press)" >&2; exit 2; }
+	@$(PY) -m tools.vboard press $(BUTTON) $(if $(filter 1 yes true,$(LONG)),--long,) --dir $(VBOARD_DIR) \
+		$(if $(filter command line environment,$(origin PORT)),--port $(PORT),)
+
+# -- session history (sessions.db, which `make logs` fills) -------------------
+SESSIONS_ARGS = $(if $(DB),--db $(DB),) $(if $(NOW),--now "$(NOW)",) $(if $(SCHEDULE),--schedule $(SCHEDULE),)
+
+report: $(STAMP)
+	$(PY) -m tools.sessions report $(SESSIONS_ARGS)
+
+plan: $(STAMP)
+	$(PY) -m tools.sessions plan $(SESSIONS_ARGS)
 
 clean:
 	rm -rf $(VENV) build out .pytest_cache .hypothesis $(RP2040_DIR)/node_modules

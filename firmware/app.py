@@ -50,7 +50,7 @@ DELIBERATE_RESET_FILE = "reset.flag"
 MIN_PLAUSIBLE_PA = -mmhg_to_pa(TRIP_HEADROOM_MMHG)
 # Only needed while booting (see release_boot_modules).
 BOOT_MODULES = ("pump.profiles", "pump.checks", "pump.defaults", "pump.jsontext", "hw.board", "hw.factory",
-                "hw.logboot")
+                "hw.logboot", "hw.wallclock", "hw.rtc")
 
 
 class BoardError(Exception):
@@ -84,12 +84,14 @@ def safety_config(board, profiles, sensor):
 
 class App:
     def __init__(self, machine, clock, board, profiles, hardware, notice=FAULT_NONE, sensor_fault=FAULT_NONE,
-                 log=None, board_id="", wall_s=None):
+                 log=None, board_id="", wall_s=None, uptime0_s=0):
         """hardware: factory.build()'s drivers, the sensor already begun;
         sensor_fault: the code its begin() failed with (then reported on
         every tick: the person sees the blink code, nothing pumps);
         log: the SessionLog (None: sessions are not recorded); wall_s: the
-        wall clock at boot in seconds since 2000, None when it is not set."""
+        wall clock at boot in seconds since 2000, None when it is not set;
+        uptime0_s: seconds since the reset at boot (records count uptime
+        from the reset)."""
         self.machine = machine
         self.clock = clock
         self.watchdog_ms = board.watchdog_ms
@@ -107,7 +109,8 @@ class App:
         self.pending_fault = sensor_fault
         self.reading = None              # what the last tick read (Pa or None)
         self.stall_ms = 0                # write stalls in the current tick, for run()
-        self.books = Books(self.session, profiles, self.indicator, self.sensor, log, board_id, board.name, wall_s)
+        self.books = Books(self.session, profiles, self.indicator, self.sensor, log, board_id, board.name, wall_s,
+                           uptime0_s)
         self.log = log
 
     def step(self, now_ms):
@@ -274,7 +277,6 @@ def boot(machine, clock, read_text=None, log=None, wall=None):
     if read_text is None:
         from hw.sessionlog import SessionLog
         log = SessionLog()
-        wall = clock.localtime()
     raw, why = load_json(read_text, BOARD_FILE)
     if why is not None or raw is None:
         raise BoardError([why or BOARD_FILE + ": missing"])
@@ -300,6 +302,14 @@ def boot(machine, clock, read_text=None, log=None, wall=None):
         errors = board_mod.check_sensor_covers(hardware.sensor.max_vacuum_pa, profiles.limit_pa)
         if errors:
             raise BoardError([BOARD_FILE + ": " + e for e in errors])
+    uptime0_s = 0
+    if read_text is None:
+        # After the hardware (a clock module may share the sensor's bus)
+        # and before the log, whose records carry the time.
+        from hw.wallclock import boot_wall
+        rtc_cfg = board.raw.get("rtc")
+        wall = boot_wall(machine, clock, hardware.rtc, rtc_cfg["type"].upper() if rtc_cfg else "")
+        uptime0_s = clock.ticks_ms() // 1000        # records count uptime from the reset, as make logs reads it
     notice = FAULT_NONE
     deliberate = _take_flag(read_text)
     if perrors:
@@ -320,7 +330,7 @@ def boot(machine, clock, read_text=None, log=None, wall=None):
     if profiles.schedule is not None and wall_s is None:
         print("clock not set: the schedule counts from the last session on this boot "
               "(make flash sets the clock)")
-    return App(machine, clock, board, profiles, hardware, notice, sensor_fault, log, board_id, wall_s)
+    return App(machine, clock, board, profiles, hardware, notice, sensor_fault, log, board_id, wall_s, uptime0_s)
 
 
 def _take_flag(read):

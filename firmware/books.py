@@ -113,12 +113,14 @@ SINCE_CAP_S = 30 * 86400
 
 
 class Books:
-    def __init__(self, session, profiles, indicator, sensor, log=None, board_id="", board_name="", wall_s=None):
+    def __init__(self, session, profiles, indicator, sensor, log=None, board_id="", board_name="", wall_s=None,
+                 uptime0_s=0):
         """session: the pump core (its program is chosen here); indicator:
         shows the schedule state; sensor: re-zeroed when it has an
         `ambient_pa`; log: the SessionLog (None: nothing is recorded on the
         flash); wall_s: the wall clock at boot in seconds since 2000, None
-        when it is not set."""
+        when it is not set; uptime0_s: the uptime at boot (seconds since
+        the reset), where the records' uptime starts."""
         self.session = session
         self.indicator = indicator
         self.sensor = sensor
@@ -138,13 +140,16 @@ class Books:
         self.seq = 0
         self.prev_state = STATE_IDLE
         self.wall0_s = wall_s
-        self.uptime_s = 0
+        self.uptime_s = 0                # since boot; the records add uptime0_s
+        self.uptime0_s = uptime0_s
         self.sub_ms = 0
         self.since_last_s = None         # since the last session started on this boot
         self.since_power_s = None        # since the last counted power session on this boot
         self.schedule = profiles.schedule
         self.sched = SCHED_NONE
         self.check_ms = 0
+        if log is not None:
+            session.last_levels = log.state.get("levels", 0)
         self.standard = profiles.program_index("standard")
         self.catch_up = profiles.program_index("catch_up")
         self.power = profiles.program_index("power")
@@ -219,7 +224,7 @@ class Books:
         log = self.log
         self.seq = (log.state["seq"] if log is not None else self.seq) + 1
         boots = log.state["boots"] if log is not None else 0
-        self.record.start(self.seq, self.wall_now(), self.uptime_s, boots, self.session.program,
+        self.record.start(self.seq, self.wall_now(), self.uptime0_s + self.uptime_s, boots, self.session.program,
                           SCHED_NAMES[self.sched])
         self.saved_ms = 0
         self.since_last_s = 0
@@ -252,11 +257,16 @@ class Books:
             log.state["power_left"] -= 1
             log.state["power_last_s"] = rec.start_s
             self.since_power_s = 0
+        # Where this session left each mode's level: the next one starts
+        # there with start_level "last" (state.json, written with the end).
+        levels = self.session.packed_levels()
+        self.session.last_levels = levels
         # The closed record waits in `closed` for its write; the next
         # session fills the other one.
         self.record = self.closed
         self.closed = rec
         if log is not None:
+            log.state["levels"] = levels
             self.pending = (self.pending & ~W_CUR) | W_END
 
     def choose_program(self):

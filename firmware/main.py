@@ -73,7 +73,7 @@ def main():
         app.run()
     finally:
         # Any exception, Ctrl-C included: PWM would keep its last duty in the
-        # REPL (DESIGN.md), so stop it here.
+        # REPL (docs/design.md), so stop it here.
         try:
             app.safe()
         finally:

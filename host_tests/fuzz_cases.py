@@ -24,7 +24,8 @@ from tools.sessions import logfile
 
 paths.use_firmware()
 
-FLASH_FILES = ("profiles.json", "state.json", "session.cur", "sessions.log", "reset.flag", "board.json")
+FLASH_FILES = ("profiles.json", "state.json", "session.cur", "sessions.log", "reset.flag", "clock.set",
+               "board.json")
 BOARDS = ("pico", "pico_w", "esp32_devkitc", "sim")
 
 NASTY = [b"\x00", b"\xff", b"\xfe", b"\x80", b"\xc0\x80", b"\xc1\x81", b"\xe0\x80\x80", b"\xed\xa0\x80",
@@ -45,7 +46,7 @@ def valid_contents():
     with open(paths.PROFILES_JSON, "rb") as f:
         profiles = f.read()
     state = json.dumps({"boots": 5, "seq": 7, "last_start_s": None, "power_left": 0,
-                        "power_last_s": None}).encode()
+                        "power_last_s": None, "levels": 5 | 7 << 4 | 5 << 8}).encode()
     programs = ("standard", "power", "catch_up")
 
     def record(seq, end):
@@ -62,7 +63,7 @@ def valid_contents():
     log = record(6, 1) + record(7, 2)
     cur = record(8, 0)
     return {"profiles.json": profiles, "state.json": state, "session.cur": cur, "sessions.log": log,
-            "reset.flag": b"", "board.json": None}
+            "reset.flag": b"", "clock.set": b"[2026, 12, 2, 7, 50, 3]", "board.json": None}
 
 
 def board_text(name):

@@ -17,6 +17,19 @@ def make_session(profiles=None, **safety):
     return Session(p, SafetyConfig(p.limit_pa, **safety))
 
 
+def middle_profiles():
+    """The default profiles with sessions starting at each mode's
+    default_level (5 of 9) instead of the lowest level: for tests about
+    level steps, limits and targets that need room both ways."""
+    import copy
+    from pump.defaults import DEFAULT_PROFILES
+    raw = copy.deepcopy(DEFAULT_PROFILES)
+    raw["start_level"] = "default"
+    p, errors = profiles_mod.load(raw)
+    assert not errors, errors
+    return p
+
+
 class Rig:
     def __init__(self, session=None, plant=None, sensor=None, tick_ms=TICK_MS):
         self.s = session or make_session()

@@ -214,7 +214,7 @@ def hx710b(offset, counts_per_kpa, rate_hz=40):
 
 
 def test_common_hx710b_module_cannot_see_the_working_range():
-    # SENSORS.md: one measured module, offset 3,240,000 counts, ~1.30 M counts/kPa:
+    # docs/sensors.md: one measured module, offset 3,240,000 counts, ~1.30 M counts/kPa:
     # the 24-bit ADC saturates ~4 kPa (~30 mmHg) of vacuum above that offset.
     sensor = hx710b(3240000, 1300000)
     assert board.check_sensor_covers(sensor.max_vacuum_pa, mmhg_to_pa(250)) == [
@@ -286,3 +286,107 @@ def test_keys_that_are_not_plain_names_have_a_path(pico):
     pico[""] = 1
     pico["motor"]["a.b\n"] = 2
     assert errors_of(pico) == ['[""]: unknown key', 'motor["a.b\\u000a"]: unknown key']
+
+
+# -- the optional clock module (rtc) -------------------------------------------------
+
+def with_rtc(raw, **rtc):
+    raw["rtc"] = dict({"type": "ds3231", "i2c": 0, "sda": 4, "scl": 5}, **rtc)
+    return raw
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_boards_have_no_clock_module(name):
+    assert board.load(shipped(name))[0].rtc is None
+
+
+def test_rtc_null_is_no_module(pico):
+    pico["rtc"] = None
+    b, errors = board.load(pico)
+    assert errors == [] and b.rtc is None
+
+
+def test_rtc_shares_the_sensor_bus():
+    b, errors = board.load(with_rtc(shipped("pico_w")))
+    assert errors == [] and b.rtc == {"type": "ds3231", "i2c": 0, "sda": 4, "scl": 5}
+    assert board.load(with_rtc(shipped("esp32_devkitc"), type="pcf8563", sda=21, scl=22))[1] == []
+
+
+def test_rtc_on_its_own_bus_or_the_displays(pico):
+    assert board.load(with_rtc(copy.deepcopy(pico)))[1] == []                       # pico: sensor analog
+    assert board.load(with_rtc(copy.deepcopy(pico), i2c=1, sda=2, scl=3))[1] == []
+    pico["indicator"]["display"] = {"i2c": 1, "sda": 2, "scl": 3, "address": 60, "width": 128, "height": 64}
+    assert board.load(with_rtc(pico, type="pcf8563", i2c=1, sda=2, scl=3))[1] == []
+
+
+def test_rtc_type(pico):
+    assert one_error(with_rtc(pico, type="ds1307")) == 'rtc.type: "ds1307" is not a clock module type (ds3231, pcf8563)'
+
+
+def test_rtc_not_an_object(pico):
+    for value, shown in ((True, "true"), ("ds3231", '"ds3231"'), ([1], "a list")):
+        pico["rtc"] = value
+        assert one_error(pico) == "rtc: %s is not an object" % shown
+
+
+def test_rtc_missing_and_unknown_keys(pico):
+    with_rtc(pico, freq=400000)
+    del pico["rtc"]["scl"]
+    assert errors_of(pico) == ["rtc.scl: missing", "rtc.freq: unknown key"]
+
+
+def test_rtc_bus_number(pico):
+    assert one_error(with_rtc(pico, i2c=2)) == "rtc.i2c: 2 is above the maximum 1"
+
+
+def test_rtc_on_the_sensors_bus_uses_the_sensors_pins():
+    raw = with_rtc(shipped("pico_w"), sda=8, scl=9)
+    assert errors_of(raw) == [
+        "rtc.sda: 8 is not the SDA pin of I2C0 (sensor.sda is 4): devices on one bus share its SDA and SCL",
+        "rtc.scl: 9 is not the SCL pin of I2C0 (sensor.scl is 5): devices on one bus share its SDA and SCL"]
+
+
+def test_a_display_on_the_sensors_bus_uses_the_sensors_pins(esp32):
+    esp32["indicator"]["display"] = {"i2c": 0, "sda": 18, "scl": 19, "address": 60, "width": 128, "height": 64}
+    assert errors_of(esp32) == [
+        "indicator.display.sda: 18 is not the SDA pin of I2C0 (sensor.sda is 21): devices on one bus share its SDA "
+        "and SCL",
+        "indicator.display.scl: 19 is not the SCL pin of I2C0 (sensor.scl is 22): devices on one bus share its SDA "
+        "and SCL"]
+
+
+def test_rtc_on_the_displays_bus_uses_the_displays_pins(pico):
+    pico["indicator"]["display"] = {"i2c": 0, "sda": 4, "scl": 5, "address": 60, "width": 128, "height": 64}
+    assert one_error(with_rtc(pico, sda=8)) == ("rtc.sda: 8 is not the SDA pin of I2C0 (indicator.display.sda is 4): "
+                                                "devices on one bus share its SDA and SCL")
+
+
+def test_rtc_on_another_bus_cannot_take_the_sensors_pins(esp32):
+    assert errors_of(with_rtc(esp32, i2c=1, sda=21, scl=22)) == ["rtc.sda: 21 is also sensor.sda",
+                                                                 "rtc.scl: 22 is also sensor.scl"]
+
+
+def test_rtc_rp2_pins_must_belong_to_the_bus(pico):
+    assert errors_of(with_rtc(pico, sda=6, scl=7)) == [
+        "rtc.sda: GP6 is not an I2C0 SDA pin (GP0, GP4, GP8, GP12, GP16, GP20)",
+        "rtc.scl: GP7 is not an I2C0 SCL pin (GP1, GP5, GP9, GP13, GP17, GP21)"]
+
+
+def test_rtc_pin_used_by_another_function(pico):
+    assert errors_of(with_rtc(pico, sda=16, scl=17)) == ["rtc.sda: 16 is also motor.pin",
+                                                         "rtc.scl: 17 is also valve.pin"]
+
+
+def test_rtc_esp32_input_only_and_not_a_number(esp32):
+    assert one_error(with_rtc(esp32, i2c=1, sda=34, scl=23)) == ("rtc.sda: GPIO34 is input-only on esp32 and cannot "
+                                                                 "drive an output")
+    assert one_error(with_rtc(esp32, i2c=1, sda="GP4", scl=23)) == 'rtc.sda: "GP4" is not a pin number'
+
+
+def test_rtc_sharing_a_bus_faster_than_400_khz(esp32):
+    esp32["sensor"]["freq"] = 1000000
+    assert one_error(with_rtc(esp32, type="pcf8563", sda=21, scl=22)) == (
+        "rtc.i2c: I2C0 runs at the sensor's 1000000 Hz, above the PCF8563's 400000 Hz: lower sensor.freq or give the "
+        "clock module its own bus")
+    esp32["sensor"]["freq"] = 400000
+    assert board.load(esp32)[1] == []

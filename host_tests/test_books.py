@@ -20,6 +20,7 @@ from tools import paths
 from tools.sim import scenario
 
 SHORT = json.load(open(paths.PROFILES_JSON))
+SHORT["start_level"] = "default"            # level 5: the 90 and 190 mmHg targets the peaks are checked against
 SHORT["limits"]["pause_timeout_min"] = 1
 SHORT["programs"]["standard"] = [{"mode": "stimulation", "minutes": 0.5}, {"mode": "expression", "minutes": 1}]
 SHORT["programs"]["power"] = [{"mode": "expression", "minutes": 0.5}, {"rest": 0.5},

@@ -351,3 +351,62 @@ def test_store_reads_missing_as_none_and_replaces_atomically(tmp_path):
     write_atomic(p, "one")
     write_atomic(p, "two")
     assert read_text(p) == "two" and not os.path.exists(p + ".tmp")
+
+
+def _pattern_steps():
+    from hypothesis import strategies as st
+    return st.lists(st.tuples(st.integers(1, 40),                       # dt_ms
+                              st.sampled_from([STATE_IDLE, STATE_RUNNING, STATE_PAUSED, STATE_RESTING, STATE_DONE,
+                                               STATE_FAULT]),
+                              st.integers(1, 7), st.sampled_from([FAULT_NONE, FAULT_CONFIG_INVALID]),
+                              st.booleans(), st.integers(0, 3)),
+                    min_size=1, max_size=60)
+
+
+def test_the_led_worked_out_once_per_edge_is_the_led_worked_out_every_tick():
+    """The indicator evaluates its pattern only when pattern time crosses an
+    EDGE_MS boundary or what it shows changes: the level on the pin must be
+    exactly the pattern's level at every tick, as if evaluated each time."""
+    from hypothesis import given, settings
+    from pump.schedule import SCHED_DUE, SCHED_MISSED
+
+    @settings(max_examples=300, deadline=None)
+    @given(_pattern_steps())
+    def check(steps):
+        w = machine.reset_world("rp2")
+        w.logging = False
+        ind = Indicator(machine.Pin(25, machine.Pin.OUT), True)
+        out = Outputs()
+        for k, (dt, state, fault, notice, weak, sched) in enumerate(steps):
+            for _ in range(1 + k % 7):                  # a few ticks per setting: edges are crossed
+                out.state = state
+                out.fault = fault if state == STATE_FAULT else FAULT_NONE
+                out.notice = notice
+                out.weak = weak
+                ind.sched = (0, SCHED_DUE, SCHED_MISSED, 0)[sched]
+                ind.update(dt, out)
+                if ind.show_program_ms > 0:
+                    continue
+                want = led_on(out.state, out.fault, out.notice, out.weak, ind.t, ind.sched)
+                assert (w.level(25) == 1) == want, (k, ind.t, state)
+    check()
+
+
+def test_a_fault_tone_stops_when_the_fault_is_cleared(world):
+    """The buzzer is only serviced while something sounds or is due: the
+    tone still sounding when the fault clears must be switched off."""
+    ind = Indicator(machine.Pin(25, machine.Pin.OUT), True, machine.PWM(machine.Pin(18), freq=2700, duty_u16=0))
+    out = Outputs()
+    ind.update(10, out)
+    out.state = STATE_FAULT
+    out.fault = FAULT_OVER_VACUUM
+    for _ in range(20):
+        ind.update(10, out)
+    assert world.pwm_duty(18) > 0                                 # the trip's long tone
+    out.state = STATE_IDLE
+    out.fault = FAULT_NONE
+    ind.update(10, out)
+    assert world.pwm_duty(18) == 0
+    for _ in range(1500):
+        ind.update(10, out)
+        assert world.pwm_duty(18) == 0 or ind.beeps or ind.tone_left > 0

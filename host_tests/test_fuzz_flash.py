@@ -1,7 +1,7 @@
 """Fuzz: nothing on the flash but board.json stops the pump, on both VMs.
 
 For each file the firmware reads (profiles.json, state.json, session.cur,
-sessions.log, reset.flag) and for board.json, FUZZ_EXAMPLES cases
+sessions.log, reset.flag, clock.set) and for board.json, FUZZ_EXAMPLES cases
 (host_tests/fuzz_cases.py: random bytes, byte and JSON mutations of the
 valid file, log lines with recomputed CRCs, empty, huge, deeply nested, a
 folder in its place) go through the real boot path (app.boot reading the
@@ -21,7 +21,7 @@ press and a stop press. Checked:
 - both VMs print the same verdicts and messages, case by case, and add the
   same records.
 
-`make test`: FUZZ_EXAMPLES=240 per file (about 1,440 boots per VM);
+`make test`: FUZZ_EXAMPLES=240 per file (about 1,680 boots per VM);
 `make soak`: FUZZ_EXAMPLES=3000 and another seed per run (FUZZ_SEED).
 """
 import os
@@ -82,6 +82,7 @@ def _run_both(cases, base):
         with open(str(base / (tag + ".txt")), encoding="utf-8", errors="backslashreplace") as f:
             out[vm] = {"text": f.read(), "added": str(base / tag / "added"), "rc": procs[vm].returncode}
     out["counts"] = counts
+    out["cases"] = cases
     out["seconds"] = time.monotonic() - t0
     return out
 
@@ -193,6 +194,34 @@ def test_a_whole_session_cur_becomes_one_power_cut_record(runs):
         assert not problems
         assert [(r.data["seq"], r.data["end"], r.data["duration_at_least"]) for r in recs] == [
             (8, "power_cut", True), (9, "stop", False)]
+
+
+def test_clock_set_gives_the_time_only_when_it_is_a_whole_valid_time(runs):
+    """Case 2 is the valid file (as make flash leaves it): the boot takes
+    its time; a case gives a time only when it is six whole numbers
+    forming a real date, the time they say (the fake board's uptime at
+    boot is under half a second)."""
+    from hw.wallclock import parse
+    from pump.jsontext import loads
+    from pump.record import seconds_2000
+    got = {}
+    for (name, i), lines in blocks(runs["cpython"]["text"]).items():
+        if name == "clock.set":
+            v = [x for x in lines if x.startswith("V ")][-1].split()
+            got[i] = v[v.index("wall") + 1]
+    assert got[2] == str(seconds_2000((2026, 12, 2, 7, 50, 3)))
+    wrong = []
+    folder = os.path.join(runs["cases"], "clock.set")
+    for i, wall in got.items():
+        path = os.path.join(folder, str(i))
+        if not os.path.isfile(path):
+            continue
+        with open(path, "rb") as f:
+            v, _why = loads(f.read())                   # the firmware's strict reader
+        ok = parse(v) if isinstance(v, list) else None
+        if str(seconds_2000(ok) if ok else None) != wall and not (ok is None and wall == "None"):
+            wrong.append((i, v, wall))
+    assert not wrong, wrong[:10]
 
 
 def test_fuzz_budget(runs):

@@ -67,3 +67,81 @@ def test_a_venv_made_by_another_python_is_rebuilt(tmp_path):
     r = subprocess.run(["make", "-n", str(venv / ".installed"), "VENV=" + str(venv), "PYTHON=" + sys.executable],
                        capture_output=True, text=True, cwd=ROOT)
     assert "is up to date" in r.stdout + r.stderr, r.stdout
+
+
+# -- make help ------------------------------------------------------------------------------
+INTERNAL_TARGETS = {"FORCE"}          # make's own plumbing, not for people
+
+
+def makefile_targets():
+    """Every target the Makefile names: in .PHONY lines and as rule names
+    (not the file targets spelled with variables, e.g. $(STAMP))."""
+    import re
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        text = f.read()
+    names = set()
+    for line in text.splitlines():
+        m = re.match(r"^\.PHONY\s*:(.*)$", line)
+        if m:
+            names.update(m.group(1).split())
+            continue
+        m = re.match(r"^([A-Za-z0-9_][A-Za-z0-9_.-]*(?:\s+[A-Za-z0-9_][A-Za-z0-9_.-]*)*)\s*:(?![=:])", line)
+        if m:
+            names.update(m.group(1).split())
+    return names - INTERNAL_TARGETS
+
+
+def test_make_help_lists_every_target():
+    import re
+    targets = makefile_targets()
+    assert {"help", "test", "sim", "board", "press", "report", "plan", "mutants", "venv"} <= targets
+    r = subprocess.run(["make", "-s", "help"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    missing = sorted(t for t in targets
+                     if t != "help" and not re.search(r"\bmake %s(?![\w-])" % re.escape(t), r.stdout))
+    assert missing == [], "make help does not list: %s" % ", ".join(missing)
+    # The session history's commands that have no target of their own.
+    assert "python -m tools.sessions add" in r.stdout and "python -m tools.sessions export" in r.stdout
+
+
+def test_report_and_plan_pass_db_now_and_schedule_when_given():
+    def dry(*args):
+        r = subprocess.run(["make", "-s", "-n"] + list(args), capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode == 0, r.stderr
+        return [" ".join(ln.split()) for ln in r.stdout.splitlines() if "-m tools.sessions" in ln]
+    assert dry("report") == [".venv/bin/python -m tools.sessions report"]
+    assert dry("plan", "DB=other.db", "NOW=2026-12-01T08:00", "SCHEDULE=my.json") == [
+        '.venv/bin/python -m tools.sessions plan --db other.db --now "2026-12-01T08:00" --schedule my.json']
+    assert dry("report", "DB=other.db") == [".venv/bin/python -m tools.sessions report --db other.db"]
+    r = subprocess.run(["make", "-s", "plan", "DB=" + os.path.join(ROOT, "out", "no-such-history.db")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode != 0 and r.stderr.startswith("error: no history at "), r.stderr
+
+
+def test_make_press_passes_the_button_long_and_port():
+    r = subprocess.run(["make", "-s", "-n", "press", "BUTTON=start", "LONG=1", "PORT=7778"], capture_output=True,
+                       text=True, cwd=ROOT)
+    cmd = " ".join(r.stdout.replace("\\\n", " ").split())
+    assert "-m tools.vboard press start --long --dir out --port 7778" in cmd, r.stdout
+    r = subprocess.run(["make", "-s", "-n", "press", "BUTTON=level_up"], capture_output=True, text=True, cwd=ROOT)
+    cmd = " ".join(r.stdout.replace("\\\n", " ").split())
+    assert "-m tools.vboard press level_up --dir out" in cmd and "--long" not in cmd and "--port" not in cmd
+
+
+def test_the_readme_editor_settings_name_the_stub_folders_make_installs():
+    import json
+    import re
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = " ".join(f.read().split())
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        makefile = f.read()
+    for port in ("rp2", "esp32"):
+        assert "--target .stubs/%s" % port in makefile
+        with open(os.path.join(ROOT, "typecheck", port + ".json")) as f:
+            cfg = json.load(f)
+        assert os.path.normpath(os.path.join("typecheck", cfg["stubPath"])) == ".stubs/" + port
+        assert "`.stubs/%s`" % port in readme
+    assert re.search(r'"python\.analysis\.stubPath": "\.stubs/rp2"', readme)
+    assert re.search(r'"python\.analysis\.typeshedPaths": \[ ?"\.stubs/rp2" ?\]', readme)
+    assert re.search(r'"python\.analysis\.extraPaths": \[ ?"firmware" ?\]', readme)
+    assert "pyright -p typecheck/rp2.json" in readme and not os.path.exists(os.path.join(ROOT, "pyrightconfig.json"))

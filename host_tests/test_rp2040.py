@@ -361,6 +361,51 @@ def test_watchdog_reset_is_reported(tmp_path_factory):
         assert len([p for p in pulses if 40 <= p[1] <= 80]) >= 2, pulses
 
 
+def board_time(b, code=""):
+    """(localtime()[:6] on the board, emulated ms before, after) through
+    mpremote exec: the read happened between those two board times."""
+    t0 = b.t_ms
+    rc, out = drive(b, subprocess.Popen(
+        [os.path.join(paths.ROOT, ".venv", "bin", "mpremote"), "connect", "socket://127.0.0.1:%d" % b.port,
+         "exec", code + "import time\nprint('NOW', list(time.localtime()[:6]))"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    assert rc == 0, out
+    return json.loads(out.split("NOW", 1)[1].strip().splitlines()[0]), t0, b.t_ms
+
+
+def test_the_rp2_rtc_is_lost_at_a_reset_and_clock_set_carries_the_time_through_it(tmp_path_factory):
+    """MicroPython's rp2 port starts its RTC at 2021-01-01 at every reset;
+    the host tools hand their time over in clock.set (tools/deploy.py
+    HANDOVER) and the next boot adds its uptime (firmware/hw/wallclock.py)."""
+    import calendar
+    given = [2026, 12, 2, 7, 50, 3]
+    with start_board("pico", tmp_path_factory, listen=True) as b:
+        t_set0 = b.t_ms
+        rc, out = drive(b, subprocess.Popen(
+            [os.path.join(paths.ROOT, ".venv", "bin", "mpremote"), "connect", "socket://127.0.0.1:%d" % b.port,
+             "exec", "with open('clock.set', 'w') as f:\n    f.write(%r)\nopen('reset.flag', 'w').close()" % str(given),
+             "+",
+             "reset"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        assert rc == 0, out
+        t_set1 = b.t_ms
+        settle(b)
+        now, t_read0, t_read1 = board_time(b, "import os\nprint('LEFT', 'clock.set' in os.listdir())\n")
+        base = calendar.timegm(tuple(given) + (0, 0, 0))
+        got = calendar.timegm(tuple(now) + (0, 0, 0))
+        # the reset came between t_set0 and t_set1, the read between t_read0 and t_read1
+        assert base + (t_read0 - t_set1) / 1000 - 1 <= got <= base + (t_read1 - t_set0) / 1000 + 1, (
+            now, t_set0, t_set1, t_read0, t_read1)
+        # a reset with nothing handed over: the port's own 2021, which the firmware takes for "not set"
+        rc, out = drive(b, subprocess.Popen(
+            [os.path.join(paths.ROOT, ".venv", "bin", "mpremote"), "connect", "socket://127.0.0.1:%d" % b.port,
+             "exec", "open('reset.flag', 'w').close()", "+", "reset"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        assert rc == 0, out
+        settle(b)
+        now, _, _ = board_time(b)
+        assert now[0] == 2021, now
+
+
 def test_without_the_uf2_one_line_says_where_to_get_it(monkeypatch):
     monkeypatch.setenv("MICROPYTHON_UF2", "/nonexistent/RPI_PICO.uf2")
     why = chip.missing()

@@ -10,7 +10,7 @@ from pump import profiles
 from pump.safety import (GUARD_MARGIN_PA, RISE_AMB_PA_PER_MS, RISE_TOP_PA, RISE_TOP_PA_PER_MS, STUCK_TOGGLES, Monitor,
                          SafetyConfig)
 from pump.session import Session
-from rig import Rig, make_session
+from rig import Rig, make_session, middle_profiles
 from plant import PA_PER_MMHG, Plant
 
 LIMIT_PA = profiles.defaults().limit_pa
@@ -289,7 +289,9 @@ def test_healthy_release_never_trips():
 # -- no_vacuum --------------------------------------------------------------------------
 
 def test_no_seal_stops_with_no_vacuum_after_the_configured_time():
-    rig = running_rig(sensor=noisy)
+    # At level 5: on stimulation levels 1-4 the pump still reaches half the
+    # target through an open valve (docs/safety.md, "valve stuck open").
+    rig = running_rig(sensor=noisy, session=make_session(middle_profiles()))
     rig.plant.valve_stuck = "open"            # shield off the breast: no seal
     t0 = rig.t_ms
     rig.run(30000, until=lambda o: o.state != STATE_RUNNING)

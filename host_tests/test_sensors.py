@@ -2,7 +2,7 @@
 
 Every driver talks to a model in tools/fakes/devices.py through the fake
 `machine` (pins, ADC, I2C), so the bits, bytes and timing on the wire are
-the parts' real protocols. Conversions are checked against the SENSORS.md
+the parts' real protocols. Conversions are checked against the docs/sensors.md
 vectors (numbers that do not come from the models), and each failure mode
 the safety monitor relies on is provoked: saturation, a part that never
 becomes ready, a dead bus, a stuck data line, unsettled readings after a
@@ -99,7 +99,7 @@ def finished_reads(dev):
 
 
 @pytest.mark.parametrize("code, cpk, raw, pa", [
-    (0x0F4240, 1000000, 1000000, 1000),      # SENSORS.md: 1000 Pa = 7.50 mmHg
+    (0x0F4240, 1000000, 1000000, 1000),      # docs/sensors.md: 1000 Pa = 7.50 mmHg
     (0xF0BDC0, 1000000, -1000000, -1000),
     (0xFFFFFF, 1000000, -1, 0),
     (0xFFFFFF, 1000, -1, -1),                # 1 Pa per count: the -1 is visible
@@ -259,7 +259,7 @@ def test_hx710b_conversion_matches_the_formula(offset, cpk, codes):
 
 @pytest.mark.parametrize("offset, cpk, max_pa", [
     (0, 1000000, 8388), (0, -1000000, 8388),
-    (3240000, 1300000, 3960), (3240000, -1300000, 8945),   # SENSORS.md's measured module
+    (3240000, 1300000, 3960), (3240000, -1300000, 8945),   # docs/sensors.md's measured module
 ])
 def test_hx710b_max_vacuum_is_where_the_adc_saturates(world, offset, cpk, max_pa):
     drv, dev, _ = make_hx(world, offset=offset, cpk=cpk)

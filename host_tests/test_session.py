@@ -7,7 +7,7 @@ from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_PRO
                         FAULT_NONE, FAULT_SESSION_LIMIT, MODE_EXPRESSION, MODE_MIXED, MODE_NONE,
                         MODE_STIMULATION, STATE_DONE, STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
 from pump.defaults import DEFAULT_PROFILES
-from rig import Echo, Rig, make_session
+from rig import Echo, Rig, make_session, middle_profiles
 
 MIN = 60000
 
@@ -28,7 +28,7 @@ def test_start_runs_standard_in_stimulation():
     assert e.press(EV_START)
     out = e.step()
     assert out.state == STATE_RUNNING and out.mode == MODE_STIMULATION
-    assert out.program == 0 and out.level == 5
+    assert out.program == 0 and out.level == 1          # the lowest level, as commercial pumps start
     assert not out.valve_open                           # suction first
 
 
@@ -69,7 +69,7 @@ def test_letdown_toggles_back_to_stimulation():
 
 
 def test_level_is_kept_per_mode():
-    e = echo()
+    e = Echo(session=make_session(middle_profiles()))
     e.press(EV_START)
     e.run(1000)
     e.press(EV_LEVEL_UP)
@@ -89,7 +89,7 @@ def test_level_is_kept_per_mode():
 
 
 def test_level_changes_the_target_at_the_next_cycle_and_stays_in_range():
-    e = echo()
+    e = Echo(session=make_session(middle_profiles()))
     e.press(EV_START)
     e.run(1000)
     stim = e.s.p.modes[MODE_STIMULATION]
@@ -227,15 +227,81 @@ def test_catch_up_starts_gently():
     assert abs(e.t_ms - 15 * MIN) <= 20
 
 
-def test_levels_reset_to_defaults_for_a_new_session():
+def test_levels_reset_to_the_start_level_for_a_new_session():
+    for p, start in ((None, 1), (middle_profiles(), 5)):
+        e = Echo(session=make_session(p))
+        e.s.select_program(2)                       # catch_up: its steps set their own levels
+        e.press(EV_START)
+        e.run(1000)
+        e.press(EV_LEVEL_UP)
+        e.press(EV_STOP)
+        e.s.select_program(0)
+        e.press(EV_START)
+        assert e.step().level == start
+
+
+def _profiles_with(start_level):
+    raw = copy.deepcopy(DEFAULT_PROFILES)
+    raw["start_level"] = start_level
+    p, errors = profiles.load(raw)
+    assert not errors
+    return p
+
+
+def test_sessions_start_at_the_lowest_level_of_every_mode_by_default():
+    """No start_level in profiles.json: level 1 in stimulation, expression
+    and mixed, the gentlest a first-time user can get."""
+    assert profiles.defaults().start_level == 0
     e = echo()
-    e.s.select_program(2)
     e.press(EV_START)
+    assert e.step().level == 1 and e.out.target_pa == e.s.p.modes[MODE_STIMULATION].targets_pa[0]
+    e.press(EV_LETDOWN)
     e.run(1000)
+    assert e.out.mode == MODE_EXPRESSION and e.out.level == 1
+    assert e.s.levels == [1, 1, 1]
+
+
+def test_start_level_last_starts_where_the_last_session_left_each_mode():
+    e = Echo(session=make_session(_profiles_with("last")))
+    e.press(EV_START)                                # no last session yet: the lowest
+    assert e.step().level == 1
+    for _ in range(3):
+        e.press(EV_LEVEL_UP)                         # stimulation 4
+    e.press(EV_LETDOWN)
+    e.run(1000)
+    for _ in range(6):
+        e.press(EV_LEVEL_UP)                         # expression 7
+    e.step()
     e.press(EV_STOP)
-    e.s.select_program(0)
+    e.run(1000)
+    e.s.last_levels = e.s.packed_levels()            # what the books keep in state.json at the end
+    e.press(EV_START)
+    assert e.step().level == 4
+    e.press(EV_LETDOWN)
+    e.run(1000)
+    assert e.out.level == 7
+    # a kept level the profile no longer has (fewer levels now), or nothing kept: the lowest
+    e.press(EV_STOP)
+    e.run(1000)
+    e.s.last_levels = 15 | 15 << 4 | 15 << 8
+    e.press(EV_START)
+    assert e.step().level == 1 and e.s.levels == [1, 1, 1]
+
+
+def test_start_level_default_starts_at_each_modes_default_level():
+    e = Echo(session=make_session(_profiles_with("default")))
     e.press(EV_START)
     assert e.step().level == 5
+    assert e.s.levels == [m.default_level for m in e.s.p.modes]
+
+
+def test_start_level_must_be_one_of_the_three_rules():
+    for bad in ("highest", 1, None, ["last"]):
+        raw = copy.deepcopy(DEFAULT_PROFILES)
+        raw["start_level"] = bad
+        p, errors = profiles.load(raw)
+        assert p is None and len(errors) == 1 and errors[0].startswith("start_level: ") and \
+            errors[0].endswith(" is not one of lowest, default, last"), errors
 
 
 def test_mixed_mode_runs_five_stimulation_then_one_expression():

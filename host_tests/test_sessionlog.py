@@ -23,6 +23,7 @@ paths.use_sim()
 from engine import Engine  # noqa: E402
 
 SHORT = json.load(open(paths.PROFILES_JSON))
+SHORT["start_level"] = "default"            # level 5: the 90 and 190 mmHg targets the peaks are checked against
 SHORT["limits"]["pause_timeout_min"] = 1
 SHORT["programs"]["standard"] = [{"mode": "stimulation", "minutes": 0.5}, {"mode": "expression", "minutes": 1}]
 SHORT["programs"]["power"] = [{"mode": "expression", "minutes": 0.5}, {"rest": 0.5}, {"mode": "expression",
@@ -51,8 +52,10 @@ def run(tmp_path, events, duration_s, profiles=None, wall=None, seed=1):
 
 
 def test_record_when_stopped(tmp_path):
+    middle = json.load(open(paths.PROFILES_JSON))
+    middle["start_level"] = "default"
     _, log, flash = run(tmp_path, [{"at_s": 1, "press": "start"}, {"at_s": 20, "press": "level_up"},
-                                   {"at_s": 40, "press": "stop"}], 45,
+                                   {"at_s": 40, "press": "stop"}], 45, profiles=middle,
                         wall=seconds_2000((2026, 11, 28, 7, 0, 0)))
     (rec,) = log.records()
     assert rec["end"] == "stop" and rec["seq"] == 1 and rec["v"] == 1
@@ -450,3 +453,22 @@ def test_without_a_clock_the_board_says_what_it_counts_from(tmp_path, capsys):
     assert "clock not set: the schedule counts from the last session on this boot" in capsys.readouterr().out
     app_with(tmp_path, {"every_min": 180, "grace_min": 45}, wall=(2026, 11, 28, 8, 0, 0))
     assert "clock not set" not in capsys.readouterr().out
+
+
+def test_start_level_last_is_kept_across_a_power_cut(tmp_path):
+    """profiles start_level "last": the next session starts at the levels
+    the last one ended with, also after the board lost power (state.json);
+    with the default ("lowest") it starts at level 1 again."""
+    events = [{"at_s": 1, "press": "start"}, {"at_s": 5, "press": "level_up"}, {"at_s": 6, "press": "level_up"},
+              {"at_s": 10, "press": "stop"}, {"at_s": 12, "fault": "power_cut", "duration_s": 2},
+              {"at_s": 20, "press": "start"}, {"at_s": 25, "press": "stop"}]
+    for rule, second in (("last", [3]), ("lowest", [1])):
+        prof = json.load(open(paths.PROFILES_JSON))
+        prof["start_level"] = rule
+        (tmp_path / rule).mkdir()
+        _, log, _ = run(tmp_path / rule, events, 30, profiles=prof)
+        recs = log.records()
+        assert [r["end"] for r in recs] == ["stop", "stop"], recs
+        assert recs[0]["levels"]["stimulation"] == [1, 2, 3]
+        assert recs[1]["levels"]["stimulation"] == second
+        assert log.state["levels"] & 15 == second[0]

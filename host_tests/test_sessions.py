@@ -499,3 +499,259 @@ def test_add_on_an_empty_history_creates_nothing(tmp_path, capsys):
     assert not os.path.exists(db)
     assert main(["--db", db, "import", str(tmp_path / "nosuch.log")]) == 2         # nothing imported: no database
     assert not os.path.exists(db)
+
+
+# -- missed sessions, one per scheduled slot ---------------------------------------------
+
+def test_a_12_hour_gap_on_a_3_hour_schedule_is_three_missed_sessions_across_midnight(tmp_path):
+    at = lambda d, h, m=0: datetime(2024, 5, d, h, m)
+    sessions = history(tmp_path, [rec(1, at(1, 18)), rec(2, at(1, 21)), rec(3, at(2, 9))])
+    h = plan.History(sessions, EVERY3, at(2, 10))
+    assert [m.due for m in h.counted] == [at(2, 0), at(2, 3), at(2, 6)]     # the 09:00 slot is kept
+    assert [m.deadline for m in h.counted] == [at(2, 0, 45), at(2, 3, 45), at(2, 6, 45)]
+    days = {d.day: len(d.misses) for d in h.days(at(1, 0).date(), at(2, 0).date())}
+    assert days == {at(1, 0).date(): 0, at(2, 0).date(): 3}
+    p = plan.make_plan(sessions, EVERY3, at(2, 10))
+    assert p.rules() == [3]                  # power pumping today stands in for the extra session
+    assert suggestion(p, 3).reason == (
+        "3 sessions missed in the last 24 h: the session due at 2024-05-02 00:00 (12 h 00 min without a "
+        "session); the session due at 2024-05-02 03:00 (nothing started by 2024-05-02 03:45); the session due "
+        "at 2024-05-02 06:00 (nothing started by 2024-05-02 06:45)")
+
+
+def test_each_slot_gets_its_own_grace(tmp_path):
+    at = lambda d, h, m=0: datetime(2024, 5, d, h, m)
+    # 09:40 is inside the 09:00 slot's 45 min grace: it keeps that slot; 09:50 is not
+    kept = history(tmp_path, [rec(1, at(1, 21)), rec(2, at(2, 9, 40))])
+    assert len(plan.History(kept, EVERY3, at(2, 10)).counted) == 3
+    late = history(_fresh(tmp_path, "late"), [rec(1, at(1, 21)), rec(2, at(2, 9, 50))])
+    assert [m.due for m in plan.History(late, EVERY3, at(2, 10)).counted] == [at(2, 0), at(2, 3), at(2, 6),
+                                                                              at(2, 9)]
+    # and a gap just over one slot's grace is one miss, as before
+    one = history(_fresh(tmp_path, "one"), [rec(1, at(1, 6)), rec(2, at(1, 9, 50))])
+    assert [m.due for m in plan.History(one, EVERY3, at(1, 10)).counted] == [at(1, 9)]
+
+
+def test_the_open_gap_since_the_last_session_counts_every_slot_whose_grace_ended(tmp_path):
+    at = lambda d, h, m=0: datetime(2024, 5, d, h, m)
+    sessions = history(tmp_path, [rec(1, at(1, 6))])
+    h = plan.History(sessions, EVERY3, at(1, 16))
+    assert [(m.due, m.how) for m in h.counted] == [(at(1, 9), "open"), (at(1, 12), "open"), (at(1, 15), "open")]
+    assert len(plan.History(sessions, EVERY3, at(1, 15, 44)).counted) == 2        # 15:00 still in its grace
+
+
+def test_a_time_unknown_session_in_a_long_gap_may_have_kept_one_slot_not_all(tmp_path):
+    at = lambda d, h, m=0: datetime(2024, 5, d, h, m)
+    records = [rec(1, at(1, 21), boot=1), rec(2, None, boot=2, uptime_s=30), rec(3, at(2, 9), boot=3)]
+    h = plan.History(history(tmp_path, records), EVERY3, at(2, 10))
+    assert len(h.misses) == 3
+    assert sum(m.possibly_kept for m in h.misses) == 1 and len(h.counted) == 2
+    assert [s.seq for s in h.unknown] == [2]                                   # kept, shown, not dropped
+
+
+def test_times_schedule_across_midnight_counts_each_listed_time(tmp_path):
+    times = plan.parse_schedule({"times": ["02:00", "10:00", "22:00"], "grace_min": 30}, "test")
+    at = lambda d, h, m=0: datetime(2024, 5, d, h, m)
+    sessions = history(tmp_path, [rec(1, at(1, 22, 5)), rec(2, at(2, 10))])
+    h = plan.History(sessions, times, at(2, 11))
+    assert [m.due for m in h.counted] == [at(2, 2)]
+    h = plan.History(sessions, times, at(3, 11))
+    assert [m.due for m in h.counted] == [at(2, 2), at(2, 22), at(3, 2), at(3, 10)]
+    days = {d.day: len(d.misses) for d in h.days(at(2, 0).date(), at(3, 0).date())}
+    assert days == {at(2, 0).date(): 2, at(3, 0).date(): 2}
+
+
+# -- records without a clock time, placed from the uptime make logs saw --------------------
+
+def test_records_of_a_boot_without_a_clock_are_placed_from_the_boot_start_make_logs_stored(tmp_path):
+    # boot 4 never had a clock; make logs saw it at 12:00 with 5 h of uptime: it began at 07:00
+    records = [rec(1, T0, boot=3, uptime_s=100), rec(2, None, boot=4, uptime_s=600),
+               rec(3, None, boot=4, uptime_s=600 + 3 * 3600), rec(4, None, boot=5, uptime_s=60)]
+    st = Store(str(tmp_path / "h.db"))
+    recs, _ = logfile.parse_bytes(b"".join(line(r) for r in records))
+    st.import_records(recs)
+    st.add_boot(BOARD, 4, datetime(2024, 5, 1, 7, 0))
+    st.add_boot(BOARD, 4, datetime(2024, 5, 1, 7, 5))                          # a later pull keeps the first
+    got = {s.seq: (s.when, s.when_from) for s in st.sessions()}
+    st.close()
+    assert got[2] == (datetime(2024, 5, 1, 7, 10), "uptime")
+    assert got[3] == (datetime(2024, 5, 1, 10, 10), "uptime")
+    assert got[4] == (None, None)                                              # boot 5: time unknown, kept
+    assert got[1] == (T0, "clock")
+
+
+# -- volume per breast -----------------------------------------------------------------
+
+def _imported(tmp_path, capsys, records):
+    db = tmp_path / "s.db"
+    assert run(capsys, "--db", db, "import", write(tmp_path / "sessions.log", records))[0] == 0
+    return db
+
+
+def _sessions(db):
+    st = Store(str(db))
+    try:
+        return {(s.board, s.seq): s for s in st.sessions()}
+    finally:
+        st.close()
+
+
+def test_add_left_and_right_volumes_make_the_total_and_show_in_the_tables(tmp_path, capsys):
+    db = _imported(tmp_path, capsys, every3(T0, T0 + timedelta(hours=12)))
+    code, out, err = run(capsys, "--db", db, "add", 1, "--left-ml", 60, "--right-ml", 45)
+    assert (code, err) == (0, "") and "pico #1: volume 105 mL (left 60 mL + right 45 mL)" in out
+    assert run(capsys, "--db", db, "add", 2, "--volume-ml", 100, "--left-ml", 70)[0] == 0      # right is the rest
+    assert run(capsys, "--db", db, "add", 3, "--left-ml", 50)[0] == 0                          # one side only
+    assert run(capsys, "--db", db, "add", 4, "--volume-ml", 80, "--note", "not split")[0] == 0  # total as before
+    code, out, _ = run(capsys, "--db", db, "add", 1, "--right-ml", 55)                          # a side corrected
+    assert code == 0 and "volume 115 mL (left 60 mL + right 55 mL) (was 105 mL)" in out
+    code, out, _ = run(capsys, "--db", db, "add", "--start", "2024-05-01T19:00", "--left-ml", 30, "--right-ml", 20)
+    assert code == 0 and "added manual #1" in out and "50 mL (left 30 mL + right 20 mL)" in out
+    got = {k: (s.left_ml, s.right_ml, s.volume_ml) for k, s in _sessions(db).items()}
+    assert got[(BOARD, 1)] == (60, 55, 115)
+    assert got[(BOARD, 2)] == (70, 30, 100)
+    assert got[(BOARD, 3)] == (50, None, 50)
+    assert got[(BOARD, 4)] == (None, None, 80)
+    assert got[("manual", 1)] == (30, 20, 50)
+
+    out_dir = tmp_path / "rep"
+    code, out, err = run(capsys, "--db", db, "report", "--out", out_dir, "--now", "2024-05-01T20:00")
+    assert code == 0, err
+    assert "  day         sessions  missed  left     right    volume" in out
+    # the day: left 60 + 70 + 50 + 30, right 55 + 30 + 20; 5 of the 6 sessions have a volume
+    assert re.search(r"2024-05-01 +6 +\d+  210 mL   105 mL   395 mL \(5 of 6 entered\)", out), out
+    page = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert "<th>missed</th><th>left</th><th>right</th><th>volume</th>" in page
+    assert "<th>schedule</th><th>left</th><th>right</th><th>volume</th>" in page
+    assert "<td>60 mL</td><td>55 mL</td><td>115 mL</td>" in page
+    assert "<td>50 mL</td><td></td><td>50 mL</td>" in page
+    assert "<td></td><td></td><td>80 mL</td><td>not split</td>" in page
+
+
+def test_the_tables_have_no_left_right_columns_when_no_session_has_them(tmp_path, capsys):
+    db = _imported(tmp_path, capsys, every3(T0, T0 + timedelta(hours=6)))
+    assert run(capsys, "--db", db, "add", 1, "--volume-ml", 90)[0] == 0
+    code, out, _ = run(capsys, "--db", db, "report", "--out", tmp_path / "rep", "--now", "2024-05-01T20:00")
+    assert code == 0 and "  day         sessions  missed  volume" in out and "right" not in out
+    assert "<th>left</th>" not in (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+
+
+def test_volume_options_that_do_not_fit_are_refused_in_one_line_and_change_nothing(tmp_path, capsys):
+    db = _imported(tmp_path, capsys, every3(T0, T0 + timedelta(hours=6)))
+    assert run(capsys, "--db", db, "add", 1, "--left-ml", 60, "--right-ml", 45)[0] == 0
+    refused = {
+        ("--volume-ml", "110", "--left-ml", "60", "--right-ml", "45"): "left 60 mL + right 45 mL = 105 mL, but the "
+                                                                         "total is 110 mL",
+        ("--volume-ml", "110"): "left 60 mL + right 45 mL (as entered before) = 105 mL, but the total is 110 mL",
+        ("--volume-ml", "40", "--left-ml", "60", "--right-ml", None): "left 60 mL is more than the total 40 mL",
+        ("--left-ml", "-5"): "--left-ml -5 is outside 0-2000 mL",
+        ("--right-ml", "2500"): "--right-ml 2500 is outside 0-2000 mL",
+        ("--left-ml", "1500", "--right-ml", "1000"): "left 1500 mL + right 1000 mL = 2500 mL is more than 2000 mL",
+        ("--left-ml", "sixty"): "--left-ml sixty is not a number of mL",
+        ("--volume-ml", "nan"): "--volume-ml nan is not a number of mL",
+        ("--right-ml", "inf"): "--right-ml inf is not a number of mL",
+        ("--volume-ml", "abc"): "--volume-ml abc is not a number of mL",
+    }
+    for opts, want in refused.items():
+        argv = ["--db", db, "add", 1] + [o for o in opts if o is not None]
+        if opts[-1] is None:           # a side given, the other taken from before: right 45 stays, left 60 given
+            argv = ["--db", db, "add", 1, "--volume-ml", "40", "--left-ml", "60"]
+            want = "left 60 mL + right 45 mL (as entered before) = 105 mL, but the total is 40 mL"
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == "", (opts, out, err)
+        assert want in err and err.count("\n") == 1 and err.startswith("error: "), (opts, err)
+        assert "Traceback" not in err and "usage:" not in err
+    s = _sessions(db)[(BOARD, 1)]
+    assert (s.left_ml, s.right_ml, s.volume_ml) == (60, 45, 105)
+    # a session with no sides yet: a side bigger than the total given with it
+    code, _, err = run(capsys, "--db", db, "add", 2, "--volume-ml", 40, "--right-ml", 60)
+    assert code == 2 and "right 60 mL is more than the total 40 mL" in err
+    code, _, err = run(capsys, "--db", db, "add", "--start", "2024-05-02T06:00", "--volume-ml", 10, "--left-ml", 20)
+    assert code == 2 and "left 20 mL is more than the total 10 mL" in err
+    assert ("manual", 1) not in _sessions(db)                     # the manual session was not added
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sessions (board TEXT NOT NULL, seq INTEGER NOT NULL, manual INTEGER NOT NULL DEFAULT 0,
+    board_name TEXT NOT NULL, boot INTEGER, start TEXT, uptime_s INTEGER, duration_s INTEGER NOT NULL,
+    duration_at_least INTEGER NOT NULL, program TEXT NOT NULL, end_reason TEXT NOT NULL, schedule TEXT NOT NULL,
+    faults TEXT NOT NULL, record TEXT, crc TEXT, source TEXT NOT NULL, imported_at TEXT NOT NULL,
+    PRIMARY KEY (board, seq));
+CREATE TABLE entries (board TEXT NOT NULL, seq INTEGER NOT NULL, volume_ml REAL, note TEXT,
+    updated_at TEXT NOT NULL, PRIMARY KEY (board, seq));
+CREATE TABLE conflicts (board TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL, source TEXT NOT NULL,
+    seen_at TEXT NOT NULL, UNIQUE (board, seq, record));
+INSERT INTO meta VALUES ('schema_version', '1');
+"""
+
+
+def _v1_database(path):
+    """A history as the schema-1 tool left it: two sessions, one with a volume and a note."""
+    c = sqlite3.connect(str(path))
+    c.executescript(V1_SCHEMA)
+    for r in (rec(1, T0), rec(2, T0 + timedelta(hours=3))):
+        text = json.dumps(r)
+        c.execute("INSERT INTO sessions VALUES (?, ?, 0, ?, ?, ?, ?, ?, 0, ?, ?, ?, '[]', ?, ?, 'old.log:1', "
+                  "'2024-05-01T12:00:00')", (r["board"], r["seq"], r["board_name"], r["boot"], r["start"],
+                                             r["uptime_s"], r["duration_s"], r["program"], r["end"], r["schedule"],
+                                             text, "%08x" % (zlib.crc32(text.encode()) & 0xFFFFFFFF)))
+    c.execute("INSERT INTO entries VALUES (?, 1, 110, 'after feed', '2024-05-01T12:00:00')", (BOARD,))
+    c.commit()
+    c.close()
+
+
+def test_a_version_1_database_is_migrated_in_place_keeping_its_data(tmp_path, capsys):
+    db = tmp_path / "old.db"
+    _v1_database(db)
+    code, out, err = run(capsys, "--db", db, "add", 2, "--left-ml", 50, "--right-ml", 40)
+    assert (code, err) == (0, ""), err
+    with sqlite3.connect(str(db)) as c:
+        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        cols = [r[1] for r in c.execute("PRAGMA table_info(entries)")]
+        assert cols[:5] == ["board", "seq", "volume_ml", "note", "updated_at"] and {"left_ml", "right_ml"} <= set(cols)
+        assert c.execute("SELECT COUNT(*) FROM exports").fetchone() == (0,)
+    got = _sessions(db)
+    assert (got[(BOARD, 1)].volume_ml, got[(BOARD, 1)].note, got[(BOARD, 1)].left_ml) == (110, "after feed", None)
+    assert (got[(BOARD, 2)].left_ml, got[(BOARD, 2)].right_ml, got[(BOARD, 2)].volume_ml) == (50, 40, 90)
+    assert got[(BOARD, 1)].when == T0 and got[(BOARD, 2)].record["seq"] == 2
+    # opened again: nothing more to do, the data as it was
+    assert run(capsys, "--db", db, "add", 1, "--note", "still there")[0] == 0
+    assert (_sessions(db)[(BOARD, 1)].volume_ml, _sessions(db)[(BOARD, 1)].note) == (110, "still there")
+
+
+def test_a_database_of_a_newer_schema_is_refused_and_left_as_it_is(tmp_path, capsys):
+    db = tmp_path / "new.db"
+    _v1_database(db)
+    with sqlite3.connect(str(db)) as c:
+        c.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    code, _, err = run(capsys, "--db", db, "add", 1, "--volume-ml", 90)
+    assert code == 2 and "has schema version 3; this tool reads 2" in err and err.count("\n") == 1
+    with sqlite3.connect(str(db)) as c:
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "exports" not in tables and "left_ml" not in [r[1] for r in c.execute("PRAGMA table_info(entries)")]
+        assert c.execute("SELECT volume_ml FROM entries").fetchall() == [(110,)]
+
+
+# -- report on an empty history ------------------------------------------------------------
+
+def test_report_on_an_empty_history_says_so_in_one_line_without_warnings(tmp_path, capsys):
+    import warnings
+    db = tmp_path / "s.db"
+    Store(str(db)).close()                         # a history with no session yet
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, out, err = run(capsys, "--db", db, "report", "--out", tmp_path / "rep")
+    assert code == 0 and err == "" and [str(w.message) for w in caught] == []
+    assert out.count("\n") == 1 and out.startswith("nothing to report yet")
+    assert "make logs" in out and "tools.sessions add" in out
+    assert not (tmp_path / "rep").exists()
+
+
+def test_report_of_sessions_that_are_not_on_any_chart_makes_no_matplotlib_warnings(tmp_path, capsys):
+    import warnings
+    db = _imported(tmp_path, capsys, [rec(1, None, boot=2, uptime_s=100)])      # time unknown: on no chart
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, out, err = run(capsys, "--db", db, "report", "--out", tmp_path / "rep", "--now", "2024-05-03T07:00")
+    assert code == 0 and err == "" and "time unknown: 1 session (pico #1)" in out

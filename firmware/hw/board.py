@@ -18,12 +18,19 @@ refuses to pump. Pins are checked against the port:
   button either; the ADC only on ADC1 (GPIO 32-39: ADC2 fails while WiFi is
   on).
 No pin may serve two functions (an I2C pin may be shared by two devices on
-the same bus). `buttons.start_stop` must be a pin: without it the pump can
-never start (the other buttons may be null: not fitted). An analog sensor's
+the same bus, and the devices on one bus share its one SDA and SCL pin).
+`buttons.start_stop` must be a pin: without it the pump can never start
+(the other buttons may be null: not fitted). An analog sensor's
 divider must bring its full-scale output (4.5 V) under the port's ADC
 limit: 3.3 V on rp2 (the reference), 2.45 V on esp32 (the top of the 11 dB
 linear range hw/sensors/analog.py reads; past it the pin reads as a fault,
 and past 3.3 V it is damaged).
+
+An optional `rtc` names a battery-backed clock module (hw/rtc.py):
+`{"type": "ds3231" | "pcf8563", "i2c": 0 | 1, "sda": pin, "scl": pin}`, or
+null / absent for none. It may share the sensor's or the display's bus
+(same bus, same pins); both chips are 400 kHz parts, so a shared bus must
+not run faster.
 
 Pure: no `machine` here; hw/factory.py builds the drivers from the result,
 and the sensor's timing and range come from the built driver
@@ -34,6 +41,8 @@ from pump.checks import Checker, join, show
 
 PORTS = ("rp2", "esp32")
 SENSOR_TYPES = ("hx710b", "analog", "mprls", "xgzp6897d")
+RTC_TYPES = ("ds3231", "pcf8563")
+RTC_MAX_HZ = 400000               # DS3231 and PCF8563: I2C fast mode at most
 RP2_GPIO = tuple(range(0, 23)) + (26, 27, 28)
 RP2_ADC = (26, 27, 28)
 RP2_I2C_SDA = ((0, 4, 8, 12, 16, 20), (2, 6, 10, 14, 18, 26))
@@ -66,42 +75,53 @@ class Board:
         self.buttons = raw["buttons"]
         self.indicator = raw["indicator"]
         self.watchdog_ms = raw["watchdog_ms"]
+        self.rtc = raw.get("rtc")           # None: no clock module
 
 
 def _pins_of(raw):
-    """(path, pin, role) for every pin the file names; role is 'out', 'in',
-    'adc', 'sda', 'scl' or 'led'."""
+    """(path, pin, role, bus) for every pin the file names; role is 'out',
+    'in', 'adc', 'sda', 'scl' or 'led'; bus is the I2C bus (0, 1) of an SDA
+    or SCL pin, else None."""
     out = []
     m = raw.get("motor")
     if isinstance(m, dict) and "pin" in m:
-        out.append(("motor.pin", m["pin"], "out"))
+        out.append(("motor.pin", m["pin"], "out", None))
     v = raw.get("valve")
     if isinstance(v, dict) and "pin" in v:
-        out.append(("valve.pin", v["pin"], "out"))
+        out.append(("valve.pin", v["pin"], "out", None))
     s = raw.get("sensor")
     if isinstance(s, dict):
         t = s.get("type")
         if t == "hx710b":
-            out += [("sensor.sck", s.get("sck"), "out"), ("sensor.dout", s.get("dout"), "in")]
+            out += [("sensor.sck", s.get("sck"), "out", None), ("sensor.dout", s.get("dout"), "in", None)]
         elif t == "analog":
-            out.append(("sensor.pin", s.get("pin"), "adc"))
+            out.append(("sensor.pin", s.get("pin"), "adc", None))
         elif t in ("mprls", "xgzp6897d"):
-            out += [("sensor.sda", s.get("sda"), "sda"), ("sensor.scl", s.get("scl"), "scl")]
+            out += _i2c_pins("sensor", s)
     b = raw.get("buttons")
     if isinstance(b, dict):
         for name in BUTTONS + ("pause",):
             if b.get(name) is not None:
-                out.append(("buttons." + name, b[name], "button"))
+                out.append(("buttons." + name, b[name], "button", None))
     ind = raw.get("indicator")
     if isinstance(ind, dict):
         if "led" in ind:
-            out.append(("indicator.led", ind["led"], "led"))
+            out.append(("indicator.led", ind["led"], "led", None))
         if ind.get("buzzer") is not None:
-            out.append(("indicator.buzzer", ind["buzzer"], "out"))
+            out.append(("indicator.buzzer", ind["buzzer"], "out", None))
         d = ind.get("display")
         if isinstance(d, dict):
-            out += [("indicator.display.sda", d.get("sda"), "sda"), ("indicator.display.scl", d.get("scl"), "scl")]
+            out += _i2c_pins("indicator.display", d)
+    r = raw.get("rtc")
+    if isinstance(r, dict):
+        out += _i2c_pins("rtc", r)
     return out
+
+
+def _i2c_pins(path, dev):
+    """A missing sda/scl is reported as missing, not also as a null pin."""
+    bus = _bus(dev.get("i2c"))
+    return [(path + "." + k, dev[k], k, bus) for k in ("sda", "scl") if k in dev]
 
 
 def _whole(v):
@@ -195,12 +215,26 @@ def _sensor(c, s, port):
             c.error("sensor.k", "%s is not a range factor K (32, 64, 128, 256, 512, 1024)" % show(s["k"]))
 
 
+def _rtc_bus_speed(c, raw):
+    """A bus the clock module shares with the sensor runs at the sensor's
+    freq: both clock chips are 400 kHz (I2C fast-mode) parts."""
+    r, s = raw.get("rtc"), raw.get("sensor")
+    if not (isinstance(r, dict) and isinstance(s, dict) and s.get("type") in ("mprls", "xgzp6897d")):
+        return
+    bus, f = _bus(r.get("i2c")), s.get("freq")
+    if bus is not None and bus == _bus(s.get("i2c")) and isinstance(f, int) and _whole(f) and f > RTC_MAX_HZ \
+            and r.get("type") in RTC_TYPES:
+        c.error("rtc.i2c", "I2C%d runs at the sensor's %d Hz, above the %s's %d Hz: lower sensor.freq or give the "
+                "clock module its own bus" % (bus, f, r["type"].upper(), RTC_MAX_HZ))
+
+
 def load(raw):
     """Validate a parsed board file. Returns (Board, []) or (None, errors)."""
     c = Checker()
     if not isinstance(raw, dict):
         return None, ["board: " + show(raw) + " is not an object"]
-    c.obj(raw, "", ("name", "port", "tick_hz", "motor", "valve", "sensor", "buttons", "indicator", "watchdog_ms"))
+    c.obj(raw, "", ("name", "port", "tick_hz", "motor", "valve", "sensor", "buttons", "indicator", "watchdog_ms"),
+          optional=("rtc",))
     if "name" in raw and not isinstance(raw["name"], str):
         c.error("name", show(raw["name"]) + " is not a string")
     port = raw.get("port")
@@ -246,17 +280,16 @@ def load(raw):
             if d["width"] != 128 or d["height"] not in (32, 64) or not (_whole(d["width"]) and _whole(d["height"])):
                 c.error("indicator.display", "%sx%s is not a supported SSD1306 size (128x64, 128x32)" % (
                     show(d["width"]), show(d["height"])))
+    r = raw.get("rtc")
+    if r is not None and c.obj(r, "rtc", ("type", "i2c", "sda", "scl")):
+        if r["type"] not in RTC_TYPES:
+            c.error("rtc.type", "%s is not a clock module type (%s)" % (show(r["type"]), ", ".join(RTC_TYPES)))
+        _num(c, r, "rtc", "i2c", 0, 1)
 
     if port is not None:
         seen = {}
-        s = raw.get("sensor")
-        if not isinstance(s, dict):
-            s = {}
-        d = ind.get("display") if isinstance(ind, dict) else None
-        if not isinstance(d, dict):
-            d = {}
-        for path, pin, role in _pins_of(raw):
-            bus = _bus(s.get("i2c") if path.startswith("sensor.") else d.get("i2c"))
+        lines = {}                              # "sda0", "scl1", ...: the first pin named for that bus line
+        for path, pin, role, bus in _pins_of(raw):
             _check_pin(c, port, path, pin, role, bus)
             if isinstance(pin, bool) or not isinstance(pin, (int, str)):
                 continue                        # reported: not a pin number (a list cannot even be a dict key)
@@ -265,9 +298,20 @@ def load(raw):
                 c.error(path, "%s is also %s" % (show(pin), prev[0]))
             elif prev is None:
                 seen[pin] = (path, role, bus)
+                if bus is not None:
+                    # One machine.I2C per bus, built on the first device's
+                    # pins: a second pin for the same line is never driven.
+                    first = lines.get(role + str(bus))
+                    if first is None:
+                        lines[role + str(bus)] = (path, pin)
+                    else:
+                        c.error(path, "%s is not the %s pin of I2C%d (%s is %s): devices on one bus share its SDA "
+                                "and SCL" % (show(pin), role.upper(), bus, first[0], show(first[1])))
+        _rtc_bus_speed(c, raw)
         if port == "rp2" and m is not None and isinstance(ind, dict):
             mp, bz = m.get("pin"), ind.get("buzzer")
-            if _whole(mp) and _whole(bz) and (mp >> 1) & 7 == (bz >> 1) & 7 \
+            if isinstance(mp, int) and isinstance(bz, int) and _whole(mp) and _whole(bz) \
+                    and (mp >> 1) & 7 == (bz >> 1) & 7 \
                     and ind.get("buzzer_hz") != m.get("pwm_hz"):
                 c.error("indicator.buzzer", "GP%d shares PWM slice %d with the motor (GP%d), which runs at another "
                         "frequency" % (bz, (bz >> 1) & 7, mp))

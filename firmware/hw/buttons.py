@@ -17,12 +17,26 @@ class Buttons:
         self.debounce = [Debounce(debounce_ms, long_ms) if p is not None else None for p in pins]
         self.events = [0] * len(pins)
         self.count = 0
+        # The pins' bound value() methods, made once: nearly every tick only
+        # reads them (quiet: every button released and its debounce settled,
+        # so no debouncer would change; a Python call costs ~10 us on a Pico).
+        self.reads = tuple(p.value for p in pins if p is not None)
+        self.quiet = False
 
     def poll(self, dt_ms, state):
         """Update every button; fills self.events[:self.count] with the
         session events this tick produced, and returns the count."""
+        if self.quiet:
+            lv = self.pressed_level
+            for r in self.reads:
+                if r() == lv:
+                    break
+            else:
+                self.count = 0
+                return 0
         n = 0
         i = 0
+        quiet = True
         count = len(self.pins)
         while i < count:                  # not `for ... range()`: no iterator per tick
             d = self.debounce[i]
@@ -34,6 +48,9 @@ class Buttons:
                         d.consume()
                     self.events[n] = ev
                     n += 1
+                if d.raw or d.pressed or d.raw_ms < d.debounce_ms:
+                    quiet = False
             i += 1
+        self.quiet = quiet
         self.count = n
         return n

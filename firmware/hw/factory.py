@@ -3,7 +3,8 @@
 The one place that creates machine.Pin / PWM / ADC / I2C objects from the
 board file; drivers only receive them. `machine` is passed in, so host runs
 hand in the fake. Sensor modules are imported lazily: only the board's one
-sensor driver is loaded into RAM.
+sensor driver is loaded into RAM, and hw/rtc.py only for a board that names
+a clock module.
 """
 from hw.buttons import Buttons
 from hw.indicator import Indicator
@@ -13,12 +14,13 @@ from pump.buttons import BUTTON_NAMES
 
 
 class Hardware:
-    def __init__(self, motor, valve, sensor, buttons, indicator):
+    def __init__(self, motor, valve, sensor, buttons, indicator, rtc=None):
         self.motor = motor
         self.valve = valve
         self.sensor = sensor
         self.buttons = buttons
         self.indicator = indicator
+        self.rtc = rtc                  # hw/rtc.py driver, or None: no clock module
 
 
 def make_valve(machine, v):
@@ -67,6 +69,15 @@ def make_sensor(machine, board, buses):
     return XGZP6897D(i2c, s["k"])
 
 
+def make_rtc(machine, r, buses):
+    """The clock module's driver on its bus: the sensor's or the display's
+    machine.I2C when it shares one (at that bus's rate), else its own at
+    100 kHz. No transfer here: an absent module is found by read()."""
+    from hw.rtc import DS3231, PCF8563
+    i2c = make_i2c(machine, buses, r["i2c"], r["scl"], r["sda"], 100000)
+    return (DS3231 if r["type"] == "ds3231" else PCF8563)(i2c, bus=r["i2c"])
+
+
 def make_buttons(machine, b):
     Pin = machine.Pin
     pull = Pin.PULL_UP if b["active_low"] else Pin.PULL_DOWN
@@ -105,5 +116,8 @@ def build(machine, board):
     valve = make_valve(machine, board.valve)
     motor = make_motor(machine, board.motor)
     buses = {}
-    return Hardware(motor, valve, make_sensor(machine, board, buses), make_buttons(machine, board.buttons),
-                    make_indicator(machine, board.indicator, buses))
+    sensor = make_sensor(machine, board, buses)
+    buttons = make_buttons(machine, board.buttons)
+    indicator = make_indicator(machine, board.indicator, buses)
+    rtc = make_rtc(machine, board.rtc, buses) if board.rtc else None     # last: it joins an existing bus
+    return Hardware(motor, valve, sensor, buttons, indicator, rtc)

@@ -37,9 +37,13 @@ FAULT_REPEAT_MS = const(10000)
 # blink-code periods 2-5 s): pattern time wraps here without a visible jump
 # and stays a small int however long the board runs.
 PATTERN_WRAP_MS = const(1260000)
+# Every pattern changes level only at multiples of this much pattern time,
+# so the LED is worked out once per EDGE_MS (and at once when what it shows
+# changes), not every tick: a tick costs ~10 us per Python call on a Pico.
+EDGE_MS = const(50)
 
 
-def _flashes(t, n, period, on_ms=60, gap_ms=140):
+def _flashes(t, n, period, on_ms=50, gap_ms=150):
     """n quick flashes at the start of each period."""
     t = t % period
     k = t // (on_ms + gap_ms)
@@ -94,41 +98,61 @@ class Indicator:
         self.beep_len = BEEP_MS
         self.show_program_ms = 0        # LED shows the program number while > 0
         self.t = 0                      # pattern time since the state began, wraps at PATTERN_WRAP_MS
+        self.wait_ms = 0                # pattern time until the LED may change level
+        self.weak = False               # the out.weak and out.notice the LED shows
+        self.notice = FAULT_NONE
 
     def update(self, dt_ms, out):
         """Once per tick, after the outputs are applied."""
         t = self.t + dt_ms
-        self.t = t = t % PATTERN_WRAP_MS
-        if out.state != self.state:
-            self._announce(self.state, out.state)
-            self.state = out.state
+        if t >= PATTERN_WRAP_MS:
+            t -= PATTERN_WRAP_MS
+        self.t = t
+        wait = self.wait_ms - dt_ms
+        st = out.state
+        if st != self.state:
+            self._announce(self.state, st)
+            self.state = st
             # Each state's pattern starts at its beginning: a trip shows a
             # whole first group of its blink code (counted from one, not
             # from wherever the old pattern's clock stood).
             self.t = t = 0
+            wait = 0
         if out.program != self.program:
             if self.program >= 0:                 # a selection, not boot
                 self.beeps = out.program + 1
                 self.show_program_ms = 3000
             self.program = out.program
         if self.sched != self.sched_shown:
-            if out.state == STATE_IDLE and (self.sched == SCHED_DUE or self.sched == SCHED_MISSED):
+            if st == STATE_IDLE and (self.sched == SCHED_DUE or self.sched == SCHED_MISSED):
                 self.beeps = 1 if self.sched == SCHED_DUE else 2
                 self.beep_len = LONG_BEEP_MS
             self.sched_shown = self.sched
+            wait = 0
+        if out.weak != self.weak or out.notice != self.notice:
+            self.weak = out.weak
+            self.notice = out.notice
+            wait = 0
         if self.show_program_ms > 0:
             self.show_program_ms -= dt_ms
-            lit = _flashes(3000 - self.show_program_ms, out.program + 1, 3000, 150, 250)
-        else:
-            lit = led_on(out.state, out.fault, out.notice, out.weak, t, self.sched)
+            self._show(_flashes(3000 - self.show_program_ms, out.program + 1, 3000, 150, 250))
+            wait = 0                              # its own clock: every tick while it shows, then at once
+        elif wait <= 0:
+            self._show(led_on(st, out.fault, out.notice, out.weak, t, self.sched))
+            wait = EDGE_MS - t % EDGE_MS
+        self.wait_ms = wait
+        bz = self.buzzer
+        if bz is not None and (self.beeps or self.tone_left > 0 or self.gap_left > 0 or self.buzzer_duty
+                               or st == STATE_FAULT):
+            self._buzz(dt_ms, st == STATE_FAULT)
+        if self.display is not None:
+            self.display.update(dt_ms, out)
+
+    def _show(self, lit):
         level = self.on_level if lit else 1 - self.on_level
         if level != self.led_level:
             self.led.value(level)
             self.led_level = level
-        if self.buzzer is not None:
-            self._buzz(dt_ms, out.state == STATE_FAULT)
-        if self.display is not None:
-            self.display.update(dt_ms, out)
 
     def _announce(self, old, new):
         if new == STATE_RUNNING and (old == STATE_IDLE or old == STATE_DONE):

@@ -17,7 +17,8 @@ from pump.record import decode, encode
 MAX_STATE = 16384
 # state.json values: counters and times (seconds since 2000) as small
 # non-negative ints; power_left a few days.
-_TOP = {"boots": 1 << 30, "seq": 1 << 30, "last_start_s": 1 << 31, "power_left": 31, "power_last_s": 1 << 31}
+_TOP = {"boots": 1 << 30, "seq": 1 << 30, "last_start_s": 1 << 31, "power_left": 31, "power_last_s": 1 << 31,
+        "levels": 1 << 12}
 
 
 # The firmware's counters are small ints (31 bits on a Pico); the host's
@@ -81,7 +82,7 @@ def load_state(log):
             why = why or "not an object"
             saved = {}
         if why is None:
-            for k in ("boots", "seq", "last_start_s", "power_left", "power_last_s"):     # one order on both VMs
+            for k in ("boots", "seq", "last_start_s", "power_left", "power_last_s", "levels"):  # one order, both VMs
                 v = saved.get(k, log.state[k])
                 if not (v is None and k in ("last_start_s", "power_last_s")) and \
                         (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < _TOP[k]):

@@ -1,6 +1,6 @@
 """The vacuum pump motor: one PWM channel into a logic-level MOSFET.
 
-The PWM runs above the audible range (25 kHz by default, DOMAIN.md); duty
+The PWM runs above the audible range (25 kHz by default, docs/pump-figures.md); duty
 is `duty_u16` on both rp2 and esp32. Off is duty 0. Duties between 0 and
 the board's `min_duty_u16` only make a DC motor hum without turning, so
 they are raised to the minimum (the core avoids them already; the driver

@@ -30,7 +30,8 @@ class SessionLog:
         self.root = root
         self.max_bytes = max_bytes
         self.min_free = min_free
-        self.state = {"boots": 0, "seq": 0, "last_start_s": None, "power_left": 0, "power_last_s": None}
+        self.state = {"boots": 0, "seq": 0, "last_start_s": None, "power_left": 0, "power_last_s": None,
+                      "levels": 0}
         self.skipped = 0                  # records not written for lack of space
         self.failed = 0                   # writes the flash refused (OSError): the record is lost, pumping goes on
         self.damage = None                # why state.json was not used at load_state(), or None

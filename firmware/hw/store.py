@@ -1,7 +1,7 @@
 """Files on the board's flash: read config, replace files atomically.
 
 littlefs `os.rename` replaces the target atomically even across power loss
-(DESIGN.md), so a file is replaced by writing a temporary file, closing it,
+(docs/design.md), so a file is replaced by writing a temporary file, closing it,
 and renaming it over the old one: a power cut leaves the old or the new
 file, never half of one.
 """

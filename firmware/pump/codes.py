@@ -31,7 +31,7 @@ EV_POWER_DAYS = const(8)     # idle: power pumping for the next days, on/off (ap
 EVENT_NAMES = ("", "start", "stop", "pause", "letdown", "level_up",
                "level_down", "program", "power_days")
 
-# Fault codes (DESIGN.md contract). Trips are 1..7; session_limit ends a
+# Fault codes (docs/design.md contract). Trips are 1..7; session_limit ends a
 # session and is not a fault; config_invalid and watchdog_reset are notices.
 FAULT_NONE = const(0)
 FAULT_OVER_VACUUM = const(1)

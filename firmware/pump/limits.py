@@ -6,8 +6,8 @@ Vacuum is positive (0 = ambient). Units are in the names.
 """
 from micropython import const
 
-# Rule 1 of DESIGN.md. 300 mmHg is the top of what cleared powered pumps reach
-# (DOMAIN.md); the default profile stays at 250.
+# Rule 1 of docs/design.md. 300 mmHg is the top of what cleared powered pumps reach
+# (docs/pump-figures.md); the default profile stays at 250.
 HARD_MAX_VACUUM_MMHG = const(300)
 
 # 1 mmHg = 133.322387 Pa; kept as an integer ratio so conversion is exact and
@@ -20,7 +20,7 @@ PA_PER_MMHG_DEN = const(1000)
 TRIP_HEADROOM_MMHG = const(15)
 
 # Cycle rates and phase lengths. Cleared pumps span 19-134 cycles/min
-# (DOMAIN.md); a release phase shorter than ~150 ms does not vent a typical
+# (docs/pump-figures.md); a release phase shorter than ~150 ms does not vent a typical
 # normally-open valve, so the nipple would never see ambient.
 MIN_CYCLES_PER_MIN = const(15)
 MAX_CYCLES_PER_MIN = const(140)

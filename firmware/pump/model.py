@@ -50,11 +50,22 @@ class Program:
         self.total_ms = total
 
 
+# Where a session's levels start (profiles.json "start_level"): level 1 of
+# each mode, as commercial pumps power up (the default); each mode's
+# default_level; or where the last session left each mode (kept in
+# state.json across resets; level 1 before the first session).
+START_LOWEST = 0
+START_DEFAULT = 1
+START_LAST = 2
+START_LEVEL_NAMES = ("lowest", "default", "last")
+
+
 class Profiles:
     """Validated profiles. modes[MODE_STIMULATION], modes[MODE_EXPRESSION],
     modes[MODE_MIXED]; programs in select order."""
 
-    def __init__(self, limit_pa, max_session_ms, pause_timeout_ms, no_vacuum_ms, modes, programs, schedule=None):
+    def __init__(self, limit_pa, max_session_ms, pause_timeout_ms, no_vacuum_ms, modes, programs, schedule=None,
+                 start_level=START_LOWEST):
         self.limit_pa = limit_pa
         self.max_session_ms = max_session_ms
         self.pause_timeout_ms = pause_timeout_ms
@@ -62,6 +73,7 @@ class Profiles:
         self.modes = modes
         self.programs = programs
         self.schedule = schedule          # pump.schedule.Schedule or None
+        self.start_level = start_level    # START_*
 
     def program_index(self, name):
         for i in range(len(self.programs)):

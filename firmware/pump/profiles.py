@@ -16,6 +16,7 @@ from pump.checks import join as _join
 from pump.checks import show as _show
 from pump.defaults import DEFAULT_PROFILES
 from pump.model import Mixed, Mode, Profiles, Program, Step
+from pump.model import START_LEVEL_NAMES, START_LOWEST
 from pump.schedule import Schedule
 
 VERSION = 1
@@ -230,7 +231,7 @@ def load(raw):
     c = _Checker()
     if not isinstance(raw, dict):
         return None, ["profiles: " + _show(raw) + " is not an object"]
-    c.obj(raw, "", ("version", "limits", "modes", "programs"), optional=("schedule",))
+    c.obj(raw, "", ("version", "limits", "modes", "programs"), optional=("schedule", "start_level"))
     if "version" in raw and raw["version"] != VERSION:
         c.error("version", "%s is not supported (this firmware reads version %d)" % (_show(raw["version"]), VERSION))
         return None, c.errors
@@ -266,10 +267,16 @@ def load(raw):
         for name in names:
             programs.append(_program(c, raw_programs[name], name, modes, session))
     schedule = _schedule(c, raw["schedule"]) if "schedule" in raw else None
+    start_level = START_LOWEST
+    if "start_level" in raw:
+        if raw["start_level"] in START_LEVEL_NAMES and isinstance(raw["start_level"], str):
+            start_level = START_LEVEL_NAMES.index(raw["start_level"])
+        else:
+            c.error("start_level", "%s is not one of %s" % (_show(raw["start_level"]), ", ".join(START_LEVEL_NAMES)))
     if c.errors or max_mmhg is None or session is None or pause is None or no_vac is None:
         return None, c.errors
     return Profiles(limits.mmhg_to_pa(max_mmhg), _round(session * 60000), _round(pause * 60000),
-                    _round(no_vac * 1000), tuple(modes), tuple(programs), schedule), []
+                    _round(no_vac * 1000), tuple(modes), tuple(programs), schedule, start_level), []
 
 
 def _hhmm(c, v, path):

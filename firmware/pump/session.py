@@ -23,6 +23,7 @@ from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_PRO
 from pump.control import Control
 from pump.cycle import Cycle
 from pump.limits import TRIP_HEADROOM_MMHG, mmhg_to_pa
+from pump.model import START_DEFAULT, START_LAST
 from pump.safety import Monitor
 
 # Motor defaults when the board file does not say: a small diaphragm pump
@@ -67,6 +68,7 @@ class Session:
         self.state = STATE_IDLE
         self.program = profiles.program_index("standard")
         self.levels = [0, 0, 0]
+        self.last_levels = 0            # the last session's levels, packed (pack_levels); 0: none yet
         self._default_levels()
         self.mode = MODE_NONE
         self.cycle_mode = MODE_NONE
@@ -180,9 +182,23 @@ class Session:
 
     # -- internals -------------------------------------------------------------
     def _default_levels(self):
+        """The levels a session starts at (profiles start_level)."""
         modes = self.p.modes
+        how = self.p.start_level
         for m in (MODE_STIMULATION, MODE_EXPRESSION, MODE_MIXED):
-            self.levels[m] = modes[m].default_level
+            level = 1
+            if how == START_DEFAULT:
+                level = modes[m].default_level
+            elif how == START_LAST:
+                last = (self.last_levels >> (4 * m)) & 15
+                if 1 <= last <= modes[m].levels:        # a level this profile still has
+                    level = last
+            self.levels[m] = level
+
+    def packed_levels(self):
+        """The three modes' levels in one int (4 bits each), for state.json."""
+        lv = self.levels
+        return lv[MODE_STIMULATION] | lv[MODE_EXPRESSION] << 4 | lv[MODE_MIXED] << 8
 
     def _start(self):
         self._default_levels()

@@ -9,6 +9,8 @@ I2C bus and takes a *source* callable for the physical quantity:
 - XGZP6897DDevice(source, k): source() -> gauge pressure, Pa (< 0 under vacuum).
 - XGZP6847AOutput(source, ...): source() -> gauge Pa; .pin_volts() for
   world.attach_adc (sensor transfer function and the board's divider).
+- DS3231Device(time), PCF8563Device(time): battery-backed clock chips, a
+  register file whose time runs with world.clock (see _ClockChip).
 
 Timing comes from world.clock (time moves only when the host advances it or
 the firmware sleeps). Failure knobs are plain attributes (see each class);
@@ -362,3 +364,342 @@ class XGZP6847AOutput:
         if self.open_wire:
             return 0.0
         return self.sensor_volts() * self.divider
+
+
+# -- battery-backed clock chips ----------------------------------------------------
+
+_MDAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _from_bcd(v):
+    hi, lo = v >> 4, v & 0x0F
+    return hi * 10 + lo if hi < 10 and lo < 10 else -1
+
+
+def _to_bcd(n):
+    return (n // 10) << 4 | n % 10
+
+
+def _chip_mdays(yy, mo):
+    """Both chips: February has 29 days when the year register is divisible
+    by 4, 00 included (so 2100 is wrongly a leap year, as on the chips)."""
+    return 29 if mo == 2 and yy % 4 == 0 else _MDAYS[mo - 1]
+
+
+def _chip_day(c, yy, mo, d):
+    """Day number in the chips' calendar: century bit, year register, ..."""
+    n = c * 36525 + yy * 365 + (yy + 3) // 4 + d - 1
+    for m in range(1, mo):
+        n += _chip_mdays(yy, m)
+    return n
+
+
+def _chip_date(n):
+    c, n = (n // 36525) & 1, n % 36525      # the century bit toggles at 99 -> 00
+    yy = 0
+    while n >= (366 if yy % 4 == 0 else 365):
+        n -= 366 if yy % 4 == 0 else 365
+        yy += 1
+    mo = 1
+    while n >= _chip_mdays(yy, mo):
+        n -= _chip_mdays(yy, mo)
+        mo += 1
+    return c, yy, mo, n + 1
+
+
+class _ClockChip:
+    """A clock chip's register file on the fake I2C bus (attach with
+    world.attach_i2c). Every transfer (its START) first brings the time
+    registers up to world.clock.elapsed_ms, one count per whole second, by
+    the chip's own calendar: BCD, the century bit toggled at year 99 -> 00,
+    its leap-year rule, the weekday register stepped at midnight in its own
+    range, 12-hour mode kept (DS3231). Registers holding an illogical time
+    stop counting (the datasheets: "undefined operation"). A transfer's
+    first byte written sets the register pointer; reads and writes go on
+    from it and wrap past the last register to 0x00.
+
+    Knobs: nack (OSError(5) on every transfer, as the fake bus answers for
+    an address with no device: an unpowered module), poke(reg, value) (a raw
+    register value, no masking: garbage), set_time(t) (what another program
+    may have set), lose_power() (the supply and the coin cell both gone:
+    power-on register values and the stop flag set; the chip counts on from
+    them). Counters: transfers, time_writes (transfers that wrote time
+    registers), partial_time_writes / partial_time_reads (transfers that
+    covered only some of the time registers: a torn time), bad_writes
+    (bits written that the datasheet says must be written 0, writes to
+    read-only registers)."""
+
+    SIZE = 0
+    TIME = 0                                # first time register (seconds)
+    WDAY0 = 0                               # weekday register range: WDAY0 .. WDAY0 + 6
+
+    def __init__(self, time=None, clock=None):
+        import machine
+        self.clock = clock if clock is not None else machine.world.clock
+        self.regs = bytearray(self.SIZE)
+        self.ptr = 0
+        self.nack = False
+        self.transfers = 0
+        self.time_writes = 0
+        self.partial_time_writes = 0
+        self.partial_time_reads = 0
+        self.bad_writes = 0
+        self.lose_power()
+        if time is not None:
+            self.set_time(time)
+            self._clear_stop_flag()
+
+    # -- what tests set and look at ------------------------------------------------
+    def lose_power(self):
+        self._power_on()
+        self.t_ms = self.clock.elapsed_ms
+
+    def poke(self, reg, value):
+        self._sync()
+        self.regs[reg] = value
+
+    def set_time(self, t, hour12=False):
+        """Time registers from (year 2000-2199, month, day, hour, minute,
+        second); the weekday register as the driver would write it."""
+        self._sync()
+        y, mo, d, h, mi, s = t
+        c, yy = (y - 2000) // 100, (y - 2000) % 100
+        self._encode(c, yy, mo, d, h, mi, s, hour12)
+        self.regs[self.TIME + self.WDAY_OFFSET] = self.WDAY0 + self._weekday_of(_chip_day(c, yy, mo, d))
+        self.t_ms = self.clock.elapsed_ms
+
+    def time(self):
+        """(year, month, day, hour, minute, second) now, 24-hour, century
+        bit as +100 years; None while the registers hold no valid time."""
+        self._sync()
+        v = self._decode()
+        if v is None:
+            return None
+        c, yy, mo, d, h, mi, s = v
+        return (2000 + 100 * c + yy, mo, d, h, mi, s)
+
+    # -- the bus -------------------------------------------------------------------
+    def _start(self):
+        if self.nack:
+            raise OSError(5)
+        self.transfers += 1
+        self._sync()
+
+    def write(self, buf):
+        self._start()
+        if len(buf):
+            self._write_from(buf[0], buf[1:])
+
+    def write_mem(self, reg, buf):
+        self._start()
+        self._write_from(reg, buf)
+
+    def read_into(self, buf):
+        self._start()
+        self._read(buf)
+
+    def read_mem_into(self, reg, buf):
+        self._start()
+        self.ptr = reg % self.SIZE
+        self._read(buf)
+
+    def _read(self, buf):
+        covered = 0
+        for i in range(len(buf)):
+            p = self.ptr
+            buf[i] = self._load(p)
+            if self.TIME <= p < self.TIME + 7:
+                covered |= 1 << (p - self.TIME)
+            self.ptr = (p + 1) % self.SIZE
+        if covered and covered != 0x7F:
+            self.partial_time_reads += 1
+
+    def _write_from(self, reg, data):
+        self.ptr = reg % self.SIZE
+        covered = 0
+        for v in data:
+            p = self.ptr
+            self._store(p, v)
+            if self.TIME <= p < self.TIME + 7:
+                covered |= 1 << (p - self.TIME)
+            self.ptr = (p + 1) % self.SIZE
+        if covered:
+            self.time_writes += 1
+            if covered != 0x7F:
+                self.partial_time_writes += 1
+
+    # -- counting ------------------------------------------------------------------
+    def _sync(self):
+        now = self.clock.elapsed_ms
+        n = (now - self.t_ms) // 1000
+        if n <= 0:
+            return
+        self.t_ms += n * 1000
+        if not self._running():
+            return
+        v = self._decode()
+        if v is None:
+            return
+        c, yy, mo, d, h, mi, s = v
+        day0 = _chip_day(c, yy, mo, d)
+        total = ((day0 * 24 + h) * 60 + mi) * 60 + s + n
+        day, rem = total // 86400, total % 86400
+        c, yy, mo, d = _chip_date(day)
+        self._encode(c, yy, mo, d, rem // 3600, rem // 60 % 60, rem % 60, self._hour12())
+        w = self.TIME + self.WDAY_OFFSET
+        if self.WDAY0 <= self.regs[w] <= self.WDAY0 + 6:
+            self.regs[w] = self.WDAY0 + (self.regs[w] - self.WDAY0 + day - day0) % 7
+
+    def _weekday_of(self, day):
+        """Weekday register offset from WDAY0 for a chip day number, in the
+        driver's convention (day 0 = 2000-01-01, a Saturday)."""
+        return (day + self.SAT) % 7
+
+    def _fields(self):
+        """Raw (c, yy, mo, d, h, mi, s) from the registers, -1 for bad BCD."""
+        raise NotImplementedError
+
+    def _decode(self):
+        v = self._fields()
+        c, yy, mo, d, h, mi, s = v
+        if yy < 0 or not 1 <= mo <= 12 or not 1 <= d <= _chip_mdays(yy, mo) or not 0 <= h <= 23 \
+                or not 0 <= mi <= 59 or not 0 <= s <= 59:
+            return None
+        return v
+
+
+class DS3231Device(_ClockChip):
+    """Maxim DS3231 at 0x68: registers 0x00-0x12 (time 0x00-0x06, alarms
+    0x07-0x0D, control 0x0E, status 0x0F, aging 0x10, temperature 0x11-0x12,
+    read-only). Bits the datasheet shows as 0 read 0. Status: OSF (bit 7),
+    A2F, A1F clear only when written 0; EN32kHz is written; BSY read-only.
+    Writing the seconds register restarts the second (the countdown chain).
+    Weekday register 1-7 (the driver's 1 = Monday). Power-on: time 00:00:00
+    2000-01-01, control 0x1C, status 0x88 (OSF, EN32kHz)."""
+
+    SIZE = 0x13
+    TIME = 0x00
+    WDAY_OFFSET = 3
+    WDAY0 = 1
+    SAT = 5                                 # 2000-01-01: Saturday = 6 with 1 = Monday
+    _MASK = (0x7F, 0x7F, 0x7F, 0x07, 0x3F, 0x9F, 0xFF) + (0xFF,) * 7 + (0xFF, 0x8F, 0xFF, 0xFF, 0xC0)
+
+    def _power_on(self):
+        r = self.regs
+        for i in range(self.SIZE):
+            r[i] = 0
+        r[3], r[4], r[5] = 1, 1, 1
+        r[0x0E], r[0x0F] = 0x1C, 0x88
+        r[0x11] = 25                        # 25.00 C
+
+    def _clear_stop_flag(self):
+        self.regs[0x0F] &= 0x7F
+
+    def _running(self):
+        return True                         # on VCC the oscillator always runs (EOSC acts on battery only)
+
+    def _hour12(self):
+        return bool(self.regs[2] & 0x40)
+
+    def _load(self, p):
+        return self.regs[p]
+
+    def _store(self, p, v):
+        r = self.regs
+        if p >= 0x11:
+            self.bad_writes += 1            # temperature: read-only
+        elif p == 0x0F:
+            r[p] = (r[p] & v & 0x83) | (v & 0x08) | (r[p] & 0x04)
+        else:
+            if v & ~self._MASK[p] & 0xFF:
+                self.bad_writes += 1
+            r[p] = v & self._MASK[p]
+        if p == 0:
+            self.t_ms = self.clock.elapsed_ms
+
+    def _encode(self, c, yy, mo, d, h, mi, s, hour12):
+        r = self.regs
+        if hour12:
+            h12 = h % 12 or 12
+            hr = 0x40 | (0x20 if h >= 12 else 0) | _to_bcd(h12)
+        else:
+            hr = _to_bcd(h)
+        r[0], r[1], r[2] = _to_bcd(s), _to_bcd(mi), hr
+        r[4], r[5], r[6] = _to_bcd(d), (c << 7) | _to_bcd(mo), _to_bcd(yy)
+
+    def _fields(self):
+        r = self.regs
+        hr = r[2]
+        if hr & 0x40:
+            h = _from_bcd(hr & 0x1F)
+            h = h % 12 + (12 if hr & 0x20 else 0) if 1 <= h <= 12 else -1
+        else:
+            h = _from_bcd(hr & 0x3F)
+        return (r[5] >> 7, _from_bcd(r[6]), _from_bcd(r[5] & 0x1F), _from_bcd(r[4] & 0x3F), h,
+                _from_bcd(r[1] & 0x7F), _from_bcd(r[0] & 0x7F))
+
+
+class PCF8563Device(_ClockChip):
+    """NXP PCF8563 at 0x51: registers 0x00-0x0F (control_1, control_2, time
+    0x02-0x08, alarms 0x09-0x0C, CLKOUT 0x0D, timer 0x0E-0x0F). Unused bits
+    read as `undefined_bits` (0x00 or 0xFF: the datasheet leaves them
+    undefined); bits marked N must be written 0 (bad_writes). VL (bit 7 of
+    0x02) is kept until written. STOP or TEST1 in control_1 stop the count;
+    releasing STOP restarts the second. AF/TF in control_2 clear only when
+    written 0. Weekday register 0-6 (0 = Sunday). Power-on: control_1 0x08
+    (TESTC), VL set, time 00:00:00 2000-01-01, alarms disabled."""
+
+    SIZE = 0x10
+    TIME = 0x02
+    WDAY_OFFSET = 4
+    WDAY0 = 0
+    SAT = 6                                 # 2000-01-01: Saturday = 6 with 0 = Sunday
+    # Implemented bits per register; the rest read undefined.
+    _MASK = (0xA8, 0x1F, 0xFF, 0x7F, 0x3F, 0x3F, 0x07, 0x9F, 0xFF, 0xFF, 0xBF, 0xBF, 0x87, 0x83, 0x83, 0xFF)
+
+    def __init__(self, time=None, clock=None):
+        self.undefined_bits = 0x00
+        _ClockChip.__init__(self, time, clock)
+
+    def _power_on(self):
+        r = self.regs
+        for i in range(self.SIZE):
+            r[i] = 0
+        r[0], r[2], r[5], r[6], r[7] = 0x08, 0x80, 1, 6, 1
+        r[9], r[10], r[11], r[12], r[13], r[14] = 0x80, 0x80, 0x80, 0x80, 0x80, 0x03
+
+    def _clear_stop_flag(self):
+        self.regs[2] &= 0x7F
+
+    def _running(self):
+        return not self.regs[0] & 0xA0      # STOP, or TEST1 (counting from an external clock)
+
+    def _hour12(self):
+        return False
+
+    def _load(self, p):
+        m = self._MASK[p]
+        return (self.regs[p] & m) | (self.undefined_bits & ~m & 0xFF)
+
+    def _store(self, p, v):
+        r = self.regs
+        m = self._MASK[p]
+        if p in (0, 1) and v & ~m & 0xFF:
+            self.bad_writes += 1            # N bits: "should always be written with logic 0"
+        if p == 0 and r[0] & 0x20 and not v & 0x20:
+            self.t_ms = self.clock.elapsed_ms   # STOP released: the divider chain starts from 0
+        if p == 1:
+            r[1] = (v & 0x13) | (r[1] & v & 0x0C)
+        else:
+            r[p] = v & m
+
+    def _encode(self, c, yy, mo, d, h, mi, s, hour12):
+        r = self.regs
+        r[2] = (r[2] & 0x80) | _to_bcd(s)   # VL kept
+        r[3], r[4], r[5] = _to_bcd(mi), _to_bcd(h), _to_bcd(d)
+        r[7], r[8] = (c << 7) | _to_bcd(mo), _to_bcd(yy)
+
+    def _fields(self):
+        r = self.regs
+        return (r[7] >> 7, _from_bcd(r[8]), _from_bcd(r[7] & 0x1F), _from_bcd(r[5] & 0x3F),
+                _from_bcd(r[4] & 0x3F), _from_bcd(r[3] & 0x7F), _from_bcd(r[2] & 0x7F))

@@ -100,6 +100,11 @@ class World:
     def attach_i2c(self, bus_id, address, device):
         self.i2c_devices[bus_id << 8 | address] = device
 
+    def detach_i2c(self, bus_id, address):
+        """The device unplugged: its address answers OSError(5) (EIO: no ACK)
+        from now on, as an address that never had one."""
+        self.i2c_devices.pop(bus_id << 8 | address, None)
+
     def _write(self, pin_id, level):
         self.levels[pin_id] = level
         if self.logging:

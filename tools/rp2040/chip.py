@@ -19,6 +19,8 @@ DEFAULT_UF2 = os.path.join(SHARED_RP2040, "micropython-v1.28.0-RPI_PICO.uf2")
 DEFAULT_BOOTROM = os.path.join(SHARED_RP2040, "bootrom-b1.bin")
 UF2_URL_HINT = ("download MicroPython v1.28.0 for the Raspberry Pi Pico (RPI_PICO .uf2) from "
                 "micropython.org/download/RPI_PICO and pass MICROPYTHON_UF2=path/to/file.uf2")
+BOOTROM_HINT = ("build the RP2040 B1 boot ROM (16 KB) from github.com/raspberrypi/pico-bootrom and pass "
+                "RP2040_BOOTROM=path/to/bootrom-b1.bin (docs/rp2040.md)")
 
 # W25Q16JV (the Pico's flash), datasheet tSE and tPP: typical and maximum.
 FLASH_TIMING = {
@@ -45,7 +47,7 @@ def missing():
     if not os.path.exists(uf2_path()):
         return "no MicroPython UF2 at %s: %s" % (uf2_path(), UF2_URL_HINT)
     if not os.path.exists(bootrom_path()):
-        return "no RP2040 boot ROM at %s (RP2040_BOOTROM=...; rp2040js's demo ships bootrom B1)" % bootrom_path()
+        return "no RP2040 boot ROM at %s: %s" % (bootrom_path(), BOOTROM_HINT)
     if not os.path.isdir(os.path.join(HERE, "node_modules", "rp2040js")):
         return "rp2040js is not installed: run `make rp2040-setup` (npm ci in tools/rp2040)"
     return None

@@ -1,7 +1,7 @@
 """What to do now, from the session history and the schedule, each
 suggestion with its reason and the rule it follows.
 
-The rules (docs/session-log.md "Recovery rules", from DOMAIN.md "Programs"):
+The rules (docs/session-log.md "Recovery rules", from docs/pump-figures.md "Programs"):
 
 1 pump-now: a session is due or overdue -> pump as soon as possible; when
   it is more than the grace period late, start gently (catch_up).
@@ -20,10 +20,12 @@ without a time. Everything here is arithmetic on the log; none of it is
 medical advice.
 
 Missed sessions (the same count for the plan and the report):
-- `every_min`: a gap between two session starts longer than every_min +
-  grace_min is one missed session (the board's own rule: a session is due
-  every_min after the last start, and missed after due + grace), and so is
-  the time since the last start when it is longer than that now. The board's
+- `every_min`: slots fall every_min after a session start (the board's own
+  rule: a session is due every_min after the last start, and missed after
+  due + grace); each slot with no start by its due + grace_min is one
+  missed session, so a 12 h gap on a 3 h schedule is 3 misses (the 3, 6
+  and 9 h slots), and so is each such slot between the last start and now.
+  The board's
   `missed` state counts only where the host cannot see the gap (the session
   before it has no time, or it is the first of the history).
 - `times`: each listed time of day is a slot; a slot is kept by a session
@@ -38,7 +40,7 @@ import json
 import os
 from datetime import datetime, time, timedelta
 
-SOURCE = 'docs/session-log.md "Recovery rules" (from DOMAIN.md "Programs")'
+SOURCE = 'docs/session-log.md "Recovery rules" (from docs/pump-figures.md "Programs")'
 RULES = {
     1: ("pump-now", "a session due or overdue -> pump as soon as possible; start gently (catch_up) "
                     "when more than the grace period late"),
@@ -276,13 +278,24 @@ class History:
             prev = self.known[i - 1]
             gap = s.when - prev.when
             if gap > sch.every + sch.grace:
-                out.append(Miss(prev.when + sch.every, prev.when + sch.every + sch.grace, "gap", gap, s))
+                out += self._gap_slots(prev.when, s.when, "gap", s)
             elif s.schedule == "missed" and self._unknown_between(prev.when, s.when):
                 out.append(Miss(None, s.when, "board", session=s))
         last = self.known[-1]
-        if self.now - last.when > sch.every + sch.grace:
-            out.append(Miss(last.when + sch.every, last.when + sch.every + sch.grace, "open",
-                            self.now - last.when))
+        out += self._gap_slots(last.when, self.now, "open", None)
+        return out
+
+    def _gap_slots(self, start, end, how, after):
+        """One Miss per slot of an `every_min` schedule between a session
+        start and the next start (or now): slot k is due at start + k x
+        every and missed when nothing started by its due + grace. A 12 h gap
+        on a 3 h schedule misses the 3, 6 and 9 h slots; the session at 12 h
+        keeps the fourth."""
+        sch, out = self.schedule, []
+        due = start + sch.every
+        while due + sch.grace < end:
+            out.append(Miss(due, due + sch.grace, how, None if out else end - start, after))
+            due += sch.every
         return out
 
     def _unknown_between(self, a, b):
@@ -497,7 +510,8 @@ def make_plan(sessions, schedule, now):
     if not h.known and not h.unknown:
         p.state = "none"
         p.notes.append("No sessions in the history yet: import the board's log with "
-                       "`python -m tools.sessions import out/sessions.log`.")
+                       "`make logs` (it pulls them to out/board-logs/ and imports them; or "
+                       "`python -m tools.sessions import out/board-logs/sessions.log`).")
         return p
 
     # rule 1: due or overdue now

@@ -10,6 +10,9 @@ Charts (matplotlib, Agg backend, as tools/sim/plot.py):
   durations.png         duration of each session, coloured by program
   volume.png            volume per day where entered (partial days hatched)
 Power-pumping days (a session with the `power` program) are shaded in all.
+The tables (terminal and HTML) get left and right columns when a session
+has its volume per breast; a legend is drawn only when a chart has
+something labelled (matplotlib warns about an empty one).
 """
 import base64
 import html
@@ -68,11 +71,14 @@ class Report:
         if self.possibly_kept:
             out.append("  %d more possibly missed: a session without a time may have kept them" %
                        len(self.possibly_kept))
-        out.append("  day         sessions  missed  volume")
+        sides = self.has_sides()
+        out.append("  day         sessions  missed  " + ("left     right    " if sides else "") + "volume")
         for d in active:
             vol = "%.0f mL" % d.volume_ml if d.volume_complete else (
                 "%.0f mL (%d of %d entered)" % (d.volume_ml, d.volume_sessions, len(d.sessions))
                 if d.volume_sessions else "-")
+            if sides:
+                vol = "%-9s%-9s%s" % tuple([_ml(v) or "-" for v in _sides(d.sessions)] + [vol])
             out.append("  %s  %8d  %6d  %s%s%s" % (d.day, len(d.sessions), len(d.misses), vol,
                                                     "  power pumping" if d.power else "",
                                                     "  (so far)" if d.day == self.now.date() else ""))
@@ -99,6 +105,10 @@ class Report:
         if self.conflicts:
             out.append("  %d record(s) seen again with different content (kept aside; see import)" % self.conflicts)
         return "\n".join(out)
+
+    def has_sides(self):
+        """Some session of the report has a volume per breast: the tables show left and right."""
+        return any(s.left_ml is not None or s.right_ml is not None for s in self.sessions + list(self.unknown))
 
     def full_days(self):
         """The days of the range that are over (all of them but today), or all when none is."""
@@ -180,7 +190,7 @@ class Report:
         ax.set_ylabel("sessions")
         ax.set_ylim(0, max([self.schedule.per_day()] + [b + m for b, m in zip(bottom, missed)]) * 1.25 + 0.5)
         ax.set_title("Sessions per day, missed sessions marked")
-        ax.legend(fontsize=7, loc="upper left", ncol=4)
+        _legend(ax, ncol=4)
 
     def _expected_gap(self, t):
         sch = self.schedule
@@ -228,7 +238,7 @@ class Report:
                            [(self.schedule.every_min or 180) / 60.0 + grace_h]) * 1.15)
         ax.set_ylabel("hours since the previous session")
         ax.set_title("Time between sessions against the schedule")
-        ax.legend(fontsize=7, loc="upper left", ncol=5)
+        _legend(ax, ncol=5)
 
     def _chart_durations(self, ax, plt):
         self._frame(ax)
@@ -248,7 +258,7 @@ class Report:
                     ha="center", va="center", color="#777777")
         ax.set_ylabel("minutes")
         ax.set_title("Duration and program of each session")
-        ax.legend(fontsize=7, loc="upper left", ncol=6)
+        _legend(ax, ncol=6)
 
     def _chart_volume(self, ax, plt):
         self._frame(ax)
@@ -275,21 +285,23 @@ class Report:
             ax.set_ylim(0, 1)
         ax.set_ylabel("mL per day")
         ax.set_title("Volume per day (as entered)")
-        ax.legend(fontsize=7, loc="upper left", ncol=3)
+        _legend(ax, ncol=3)
 
     # -- the page -----------------------------------------------------------------
     def html(self, pngs):
         e = html.escape
+        sides = self.has_sides()
         rows = []
         for s in sorted(self.sessions, key=lambda s: s.when, reverse=True):
             when = hm(s.when) + (" (from uptime)" if s.when_from == "uptime" else "")
+            side_cells = "<td>%s</td><td>%s</td>" % (_ml(s.left_ml), _ml(s.right_ml)) if sides else ""
             rows.append("<tr%s><td>%s</td><td>%s</td><td>%s</td><td>%s%s</td><td>%s</td><td>%s</td>"
-                        "<td>%s</td><td>%s</td><td>%s</td></tr>" % (
+                        "<td>%s</td>%s<td>%s</td><td>%s</td></tr>" % (
                             ' class="manual"' if s.manual else "", e(when), e(s.label + (" (manual)" if s.manual
                                                                                          else "")),
                             e(s.program), e(span(timedelta(seconds=s.duration_s))),
                             " or more" if s.duration_at_least else "", e(s.end or ""),
-                            e(", ".join(s.faults)), e(s.schedule or ""),
+                            e(", ".join(s.faults)), e(s.schedule or ""), side_cells,
                             "" if s.volume_ml is None else "%.0f mL" % s.volume_ml, e(s.note or "")))
         miss_rows = "".join("<li>%s</li>" % e(m.describe()) for m in self.misses)
         maybe = "".join("<li>%s (a session without a time may have kept it)</li>" % e(m.describe())
@@ -302,8 +314,9 @@ class Report:
             vol = "" if not d.volume_sessions else ("%.0f mL" % d.volume_ml if d.volume_complete else
                                                    "%.0f mL (%d of %d entered)" % (
                                                        d.volume_ml, d.volume_sessions, len(d.sessions)))
-            days.append("<tr%s><td>%s</td><td>%d</td><td>%d</td><td>%s</td><td>%s</td></tr>" % (
-                ' class="power"' if d.power else "", d.day, len(d.sessions), len(d.misses), vol,
+            side_cells = "".join("<td>%s</td>" % _ml(v) for v in _sides(d.sessions)) if sides else ""
+            days.append("<tr%s><td>%s</td><td>%d</td><td>%d</td>%s<td>%s</td><td>%s</td></tr>" % (
+                ' class="power"' if d.power else "", d.day, len(d.sessions), len(d.misses), side_cells, vol,
                 "power pumping" if d.power else ""))
         imgs = []
         titles = {"sessions_per_day": "Sessions per day", "intervals": "Time between sessions",
@@ -326,7 +339,10 @@ class Report:
             "unknown": ("<h2>Time unknown</h2><p>The board's clock was not set and no session of the same boot "
                         "had a time, so these are not on the charts (no time is made up):</p><ul>%s</ul>"
                         % unknown) if unknown else "",
-            "rows": "\n".join(rows) or '<tr><td colspan="9">no sessions in these days</td></tr>',
+            "rows": "\n".join(rows) or '<tr><td colspan="%d">no sessions in these days</td></tr>' % (
+                11 if sides else 9),
+            "day_sides": "<th>left</th><th>right</th>" if sides else "",
+            "sides": "<th>left</th><th>right</th>" if sides else "",
         }
 
     def write(self, folder):
@@ -336,6 +352,24 @@ class Report:
         with open(page, "w", encoding="utf-8") as f:
             f.write(self.html(pngs))
         return page, pngs
+
+
+def _legend(ax, ncol):
+    """A legend when something on the chart has a label (matplotlib warns
+    about an empty one: a history with no session on a chart)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper left", ncol=ncol)
+
+
+def _sides(sessions):
+    """(left mL, right mL) summed over the sessions with that side entered; None where none has."""
+    lefts = [s.left_ml for s in sessions if s.left_ml is not None]
+    rights = [s.right_ml for s in sessions if s.right_ml is not None]
+    return (sum(lefts) if lefts else None), (sum(rights) if rights else None)
+
+
+def _ml(v):
+    return "" if v is None else "%.0f mL" % v
 
 
 def _plain(text):
@@ -382,7 +416,7 @@ no session by its grace, or the board's own "missed" state where the gap cannot 
 <pre>%(summary)s</pre>
 %(charts)s
 <h2>Days</h2>
-<table><tr><th>day</th><th>sessions</th><th>missed</th><th>volume</th><th></th></tr>
+<table><tr><th>day</th><th>sessions</th><th>missed</th>%(day_sides)s<th>volume</th><th></th></tr>
 %(days)s
 </table>
 <h2>Missed sessions</h2>
@@ -391,7 +425,7 @@ no session by its grace, or the board's own "missed" state where the gap cannot 
 %(unknown)s
 <h2>Sessions</h2>
 <table><tr><th>start</th><th>session</th><th>program</th><th>duration</th><th>end</th><th>faults</th>
-<th>schedule</th><th>volume</th><th>note</th></tr>
+<th>schedule</th>%(sides)s<th>volume</th><th>note</th></tr>
 %(rows)s
 </table>
 </body>

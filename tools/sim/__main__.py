@@ -1,10 +1,12 @@
 """python -m tools.sim SCENARIO.json [--runtime cpython|micropython]
-                     [--trace OUT.csv] [--summary OUT.json] [--plot OUT.png]
+                     [--trace OUT.csv] [--summary OUT.json] [--plot OUT.png] [--quiet]
 
 Runs the real firmware (app.py, the drivers, the pump core) against the
 physical plant through the fake machine, prints a summary table, and
-writes what was asked for. Exit status 2 for a scenario that fails
-validation (every error with its path), 1 for a failed run.
+writes what was asked for. While it runs, a progress bar in simulated
+minutes is drawn on stderr when stderr is a terminal (not with --quiet).
+Exit status 2 for a scenario that fails validation (every error with its
+path), 1 for a failed run.
 """
 import argparse
 import json
@@ -13,6 +15,7 @@ import sys
 import time
 
 from tools import paths
+from tools.progress import SimBar
 from tools.sim import runner, scenario
 from tools.sim import summary as summary_mod
 
@@ -26,6 +29,8 @@ def main(argv=None):
     ap.add_argument("--trace", help="trace CSV, one row per control tick")
     ap.add_argument("--summary", help="summary JSON")
     ap.add_argument("--plot", help="plot PNG")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar (there is none when stderr is not "
+                    "a terminal)")
     args = ap.parse_args(argv)
     sc, errors = scenario.load_file(args.scenario)
     if errors:
@@ -45,11 +50,14 @@ def main(argv=None):
     print("simulating %s: %g s on board %s (%s)" % (name, sc["duration_s"], sc["board"], args.runtime),
           file=sys.stderr)
     started = time.perf_counter()
+    bar = SimBar(sc["duration_s"] * 1000, sys.stderr, quiet=args.quiet)
     try:
-        rows = runner.run(spec, files, args.runtime, progress=sys.stderr)
+        rows = runner.run(spec, files, args.runtime, progress=bar)
     except RuntimeError as e:
+        bar.close()
         print(str(e), file=sys.stderr)
         return 1
+    bar.close()
     wall = time.perf_counter() - started
     summ = summary_mod.summarize(rows, spec, prof, name, args.runtime)
     summ["wall_s"] = round(wall, 2)
@@ -66,7 +74,7 @@ def main(argv=None):
             json.dump(summ, f, indent=1)
     if args.plot:
         from tools.sim import plot
-        plot.plot(rows, summ, args.plot, "%s (%s, seed %d)" % (name, sc["board"], sc["seed"]))
+        plot.plot(rows, summ, args.plot, "%s (%s, seed %d)" % (name, sc["board"], sc["seed"]), sc["events"])
     for path in (args.trace, args.summary, args.plot):
         if path:
             print("wrote " + path)

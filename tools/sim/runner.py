@@ -1,18 +1,23 @@
 """Run a resolved scenario under CPython or the MicroPython VM; both give
-the same rows (tools/sim/vm/engine.py runs unchanged in either)."""
+the same rows (tools/sim/vm/engine.py runs unchanged in either).
+
+`progress`, when given, is a tools.progress.SimBar (or anything with its
+at(t_ms), note(text) and above_bar()): it follows the simulated time, and
+the engine's notes go through it. It never changes the rows."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 
 from tools import paths
 
 paths.use_sim()
 
-PROGRESS_EVERY_MS = 5 * 60000
+VM_PROGRESS = re.compile(r"sim (\d+):(\d\d)$")      # tools/sim/vm/vm_main.py, every simulated minute
 
 
 def micropython_binary():
@@ -22,25 +27,15 @@ def micropython_binary():
     return found
 
 
-def _progress(t_ms, total_ms, started, out):
-    wall = time.perf_counter() - started
-    out.write("  sim %3d:%02d / %d:%02d  (%.0fx real time)\n" % (
-        t_ms // 60000, t_ms // 1000 % 60, total_ms // 60000, total_ms // 1000 % 60,
-        t_ms / 1000 / wall if wall > 0 else 0))
-    out.flush()
-
-
 def run_cpython(spec, files, progress=None):
     from engine import Engine
+    if progress is None:
+        return list(Engine(spec, files).rows())
     rows = []
-    started = time.perf_counter()
-    nxt = PROGRESS_EVERY_MS
-    total = spec["duration_ms"]
-    for row in Engine(spec, files).rows():
-        rows.append(row)
-        if progress is not None and row[0] >= nxt:
-            _progress(row[0], total, started, progress)
-            nxt += PROGRESS_EVERY_MS
+    with progress.above_bar():                 # the engine's notes go to sys.stderr
+        for row in Engine(spec, files).rows():
+            rows.append(row)
+            progress.at(row[0])
     return rows
 
 
@@ -60,12 +55,31 @@ def run_micropython(spec, files, progress=None, heap="32m"):
         proc = subprocess.Popen([micropython_binary(), "-X", "heapsize=" + heap,
                                  os.path.join(paths.SIM_VM, "vm_main.py"), path],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        out, err = proc.communicate()
+        if progress is None:
+            out, err = proc.communicate()
+        else:
+            err_lines = []
+            reader = threading.Thread(target=_follow, args=(proc.stderr, progress, err_lines), daemon=True)
+            reader.start()
+            out = proc.stdout.read()
+            proc.wait()
+            reader.join()
+            err = "".join(err_lines)
     if proc.returncode != 0:
         raise RuntimeError("the MicroPython run failed:\n" + err[-3000:])
-    if progress is not None and err:
-        progress.write(err)
     return [_parse(line) for line in out.splitlines() if line]
+
+
+def _follow(stream, progress, lines):
+    """The VM's stderr as it comes: its progress lines move the bar, the
+    rest (the engine's notes) is written through it."""
+    for line in stream:
+        lines.append(line)
+        m = VM_PROGRESS.match(line.rstrip("\n"))
+        if m:
+            progress.at((int(m.group(1)) * 60 + int(m.group(2))) * 1000)
+        else:
+            progress.note(line)
 
 
 def run(spec, files, runtime="cpython", progress=None):

@@ -23,6 +23,7 @@ from tools import paths
 
 paths.use_sim()
 from pump.checks import Checker, show  # noqa: E402
+from pump.model import START_LEVEL_NAMES  # noqa: E402
 
 PRESSES = ("start", "stop", "pause", "letdown", "level_up", "level_down")
 PROGRAMS = ("standard", "power", "catch_up")
@@ -72,7 +73,9 @@ def load(raw, base_dir=None):
     c = Checker()
     if not isinstance(raw, dict):
         return None, ["scenario: " + show(raw) + " is not an object"]
-    c.obj(raw, "", ("board", "duration_s", "seed", "events"), optional=("profiles", "plant", "name"))
+    c.obj(raw, "", ("board", "duration_s", "seed", "events"), optional=("profiles", "plant", "name", "start_level"))
+    if "start_level" in raw and (not isinstance(raw["start_level"], str) or raw["start_level"] not in START_LEVEL_NAMES):
+        c.error("start_level", "%s is not one of %s" % (show(raw["start_level"]), ", ".join(START_LEVEL_NAMES)))
     board = raw.get("board")
     if "board" in raw:
         if not isinstance(board, str) or not os.path.exists(os.path.join(paths.BOARDS, str(board) + ".json")):
@@ -193,6 +196,12 @@ def resolve(sc):
         board_text = f.read()
     with open(sc["profiles_path"], encoding="utf-8") as f:
         profiles_text = f.read()
+    if "start_level" in sc:
+        # The scenario's own start level over the profiles' (the measurement
+        # scenarios start at each mode's default level, 5 of 9).
+        prof = json.loads(profiles_text)
+        prof["start_level"] = sc["start_level"]
+        profiles_text = json.dumps(prof, indent=2)
     board = json.loads(board_text)
     plant = {}
     sensor = dict(SENSOR_DEFAULTS)

@@ -4,7 +4,10 @@ A phase is a run of ticks in one pumping mode (running) or in a program's
 rest; pauses, faults and idle end a phase. A cycle starts where the valve
 closes (suction); its peak is the highest true vacuum until the next cycle
 starts, its target the setpoint's plateau. Accuracy figures count from the
-third cycle of a phase on (the controller learns in the first two).
+third cycle of a phase on (the controller learns in the first two); the
+first two cycles and the phase's last one (which ends in the next phase, or
+is cut short by a rest, pause, stop or trip) are reported on their own
+(`first_cycles`, `last_cycle`), never dropped.
 """
 import math
 
@@ -70,6 +73,12 @@ def _stats(values):
 
 def cycle_facts(rows, i0, i1):
     """mode, target, peak (mmHg), period (ms), rise to 90 % (ms or None)."""
+    target, peak, rise = _peak_facts(rows, i0, i1)
+    return MODE_NAMES[rows[i0][CMODE]], target, peak, rows[i1][T] - rows[i0][T], rise
+
+
+def _peak_facts(rows, i0, i1):
+    """target, peak (mmHg) and rise to 90 % (ms or None) of rows[i0:i1]."""
     seg = rows[i0:i1]
     target = max(r[SP] for r in seg) / 1000.0
     peak = max(r[TRUE] for r in seg) / 1000.0
@@ -78,7 +87,37 @@ def cycle_facts(rows, i0, i1):
         if r[TRUE] / 1000.0 >= 0.9 * target:
             rise = r[T] - rows[i0][T] + (rows[i0][T] - rows[i0 - 1][T] if i0 > 0 else 0)
             break
-    return MODE_NAMES[rows[i0][CMODE]], target, peak, rows[i1][T] - rows[i0][T], rise
+    return target, peak, rise
+
+
+def last_cycle(rows, a, b):
+    """The phase's last cycle, the one `cycles` cannot close inside the
+    phase: (start index, end index, complete). It is complete when the pump
+    runs on to the next suction start (in the next phase: a mode change);
+    else it ends where the running does (rest, pause, stop, trip, the end of
+    the run), `end` exclusive. None for a phase without a suction start."""
+    starts = [i for i in range(max(a, 1), b + 1) if rows[i][VALVE] == 0 and rows[i - 1][VALVE] == 1]
+    if not starts:
+        return None
+    i0 = starts[-1]
+    j = i0 + 1
+    while j < len(rows) and rows[j][STATE] == RUNNING:
+        if rows[j][VALVE] == 0 and rows[j - 1][VALVE] == 1:
+            return i0, j, True
+        j += 1
+    return i0, j, False
+
+
+def _cycle_entry(rows, number, i0, i1, complete=True):
+    """One cycle reported on its own (JSON): its number in the phase from 1."""
+    if complete:
+        mode, target, peak, period, rise = cycle_facts(rows, i0, i1)
+    else:
+        mode, period = MODE_NAMES[rows[i0][CMODE]], None
+        target, peak, rise = _peak_facts(rows, i0, i1)
+    return {"cycle": number, "mode": mode, "start_s": rows[i0][T] / 1000.0, "target_mmhg": round(target, 2),
+            "peak_mmhg": round(peak, 2), "error_mmhg": round(peak - target, 2), "period_ms": period,
+            "rise_to_90pct_ms": rise, "complete": complete}
 
 
 def phase_summary(rows, name, a, b, profiles):
@@ -88,6 +127,9 @@ def phase_summary(rows, name, a, b, profiles):
         return entry
     cyc = cycles(rows, a, b)
     entry["cycles"] = len(cyc)
+    entry["first_cycles"] = [_cycle_entry(rows, k + 1, i0, i1) for k, (i0, i1) in enumerate(cyc[:SKIP_CYCLES])]
+    last = last_cycle(rows, a, b)
+    entry["last_cycle"] = None if last is None else _cycle_entry(rows, len(cyc) + 1, *last)
     by_mode = {}
     for k, (i0, i1) in enumerate(cyc):
         if k < SKIP_CYCLES:
@@ -163,29 +205,124 @@ def summarize(rows, spec, profiles, name="scenario", runtime="cpython"):
     }
 
 
+# The terminal table: (key, header, units, width); every cell fits its width
+# (lists of targets are abbreviated), so the columns never shift.
+COLUMNS = (
+    ("phase", "phase", "  mode", 13),
+    ("from", "from", "s", 7),
+    ("to", "to", "s", 7),
+    ("cycles", "cycles", "steady", 6),
+    ("cpm", "cycles/min", "meas / set", 13),
+    ("target", "target", "mmHg", 11),
+    ("peak", "peak mean", "mmHg", 9),
+    ("err", "peak - target", "mean / rms mmHg", 15),
+    ("worst", "largest |err|", "mmHg", 13),
+    ("rise", "rise to 90 %", "mean / max ms", 13),
+    ("missed", "no rise", "cycles", 7),
+)
+EDGE_COLUMNS = (
+    ("phase", "phase", "", 13),
+    ("from", "from", "s", 7),
+    ("first", "cycle 1", "peak / target (err)", 20),
+    ("second", "cycle 2", "peak / target (err)", 20),
+    ("last", "last cycle", "n: peak / target (err)", 28),
+    ("worst", "largest |err|", "mmHg (cycle)", 15),
+)
+
+
+def _num(x, digits=1):
+    """A figure without a trailing .0 (targets are whole mmHg mostly)."""
+    text = "%.*f" % (digits, x)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def targets_text(targets, width=11):
+    """A list of targets that fits `width`: all of them when they fit, else
+    lowest-highest and how many ("50-130 (9)")."""
+    text = ",".join(_num(t) for t in targets)
+    if len(text) > width and targets:
+        text = "%s-%s (%d)" % (_num(min(targets)), _num(max(targets)), len(targets))
+    return text[:width]
+
+
+def _row(columns, cells):
+    out = []
+    for k, (key, _h, _u, width) in enumerate(columns):
+        text = str(cells.get(key, ""))[:width]
+        out.append(text.ljust(width) if k == 0 else text.rjust(width))
+    return "  ".join(out).rstrip()
+
+
+def _header(columns):
+    return [_row(columns, {c[0]: c[1] for c in columns}), _row(columns, {c[0]: c[2] for c in columns})]
+
+
+def _cycle_cell(c, numbered=False):
+    if c is None:
+        return "-"
+    err = c["error_mmhg"] if abs(c["error_mmhg"]) >= 0.05 else 0.0     # no "-0.0"
+    text = "%.1f / %s (%+.1f)" % (c["peak_mmhg"], _num(c["target_mmhg"]), err)
+    if numbered:
+        text = "%d: %s%s" % (c["cycle"], text, "" if c["complete"] else " cut")
+    return text
+
+
+def _mode_cells(m):
+    cpm, err, rise = m["cycles_per_min"], m["peak_error_mmhg"], m["rise_to_90pct_ms"]
+    return {"cycles": m["cycles_counted"], "cpm": "%.2f / %g" % (cpm["measured"], cpm["target"]),
+            "target": targets_text(m["peak_mmhg"]["targets"]), "peak": "%.2f" % m["peak_mmhg"]["mean"],
+            "err": "%+.2f / %.2f" % (err["mean"], err["rms"]), "worst": "%.2f" % err["max_abs"],
+            "rise": "%.0f / %.0f" % (rise["mean"], rise["max"]) if "mean" in rise else "-",
+            "missed": rise["missed"]}
+
+
 def table(summary):
-    """The summary as a short text table for the terminal."""
-    lines = ["%-12s %8s %8s %6s  %-16s %-22s %-16s" % ("phase", "start", "end", "cycles", "cpm meas/target",
-                                                       "peak err mmHg mean/max", "rise90 ms mean/max")]
+    """The summary as text tables for the terminal: the steady state of
+    each phase and mode, then the first two and the last cycle of each
+    phase (left out of the steady state), trips, injected faults."""
+    lines = ["steady state, from the 3rd cycle of each phase (error = a cycle's peak - its target)"]
+    lines += _header(COLUMNS)
     for p in summary["phases"]:
-        if p["phase"] == "rest":
-            lines.append("%-12s %7.1fs %7.1fs" % ("rest", p["start_s"], p["end_s"]))
-            continue
-        first = True
-        for mode, m in sorted(p.get("modes", {}).items()):
-            cpm = m["cycles_per_min"]
-            err = m["peak_error_mmhg"]
-            rise = m["rise_to_90pct_ms"]
-            lines.append("%-12s %7.1fs %7.1fs %6d  %6.2f / %-6g  %+6.2f / %5.2f (%s)   %s" % (
-                p["phase"] if first else "  " + mode, p["start_s"], p["end_s"], p["cycles"], cpm["measured"],
-                cpm["target"], err["mean"], err["max_abs"], ",".join("%g" % t for t in m["peak_mmhg"]["targets"]),
-                "%.0f / %.0f" % (rise["mean"], rise["max"]) if "mean" in rise else "-"))
-            first = False
-        if first:
-            lines.append("%-12s %7.1fs %7.1fs %6d" % (p["phase"], p["start_s"], p["end_s"], p.get("cycles", 0)))
+        cells = {"phase": p["phase"], "from": "%.1f" % p["start_s"], "to": "%.1f" % p["end_s"]}
+        modes = sorted(p.get("modes", {}).items())
+        if len(modes) == 1 and modes[0][0] == p["phase"]:
+            cells.update(_mode_cells(modes[0][1]))
+            modes = []
+        elif p["phase"] != "rest" and not modes:
+            cells["cycles"] = 0
+        lines.append(_row(COLUMNS, cells))
+        for mode, m in modes:
+            lines.append(_row(COLUMNS, dict(_mode_cells(m), phase="  " + mode)))
+    edges = [p for p in summary["phases"] if p.get("first_cycles") or p.get("last_cycle")]
+    if edges:
+        lines.append("")
+        lines.append("first and last cycles of each phase (not in the steady state above), mmHg")
+        lines += _header(EDGE_COLUMNS)
+        for p in edges:
+            firsts = p["first_cycles"]
+            # A cut cycle's peak says where it was stopped, not how it was controlled.
+            shown = [c for c in firsts + [p["last_cycle"]] if c and c["complete"]]
+            worst = max(shown, key=lambda c: abs(c["error_mmhg"])) if shown else None
+            lines.append(_row(EDGE_COLUMNS, {
+                "phase": p["phase"], "from": "%.1f" % p["start_s"],
+                "first": _cycle_cell(firsts[0] if firsts else None),
+                "second": _cycle_cell(firsts[1] if len(firsts) > 1 else None),
+                "last": _cycle_cell(p["last_cycle"], numbered=True),
+                "worst": "%+.1f (cycle %d)" % (worst["error_mmhg"], worst["cycle"]) if worst else "-"}))
+        if any(p["last_cycle"] and not p["last_cycle"]["complete"] for p in edges):
+            lines.append("cut: the phase ended (rest, pause, stop, trip or the run's end) before the next suction;"
+                         " not in largest |err|")
+    lines.append("")
     for t in summary["trips"]:
-        lines.append("trip %-14s at %8.2fs  reading %s  highest true vacuum after %.1f mmHg" % (
-            t["fault"], t["t_s"], "-" if t["reading_mmhg"] is None else "%.1f" % t["reading_mmhg"],
+        lines.append("trip %-14s at %8.2f s  reading %s  highest true vacuum after %.1f mmHg" % (
+            t["fault"], t["t_s"], "-" if t["reading_mmhg"] is None else "%.1f mmHg" % t["reading_mmhg"],
             t["max_true_mmhg_after"]))
-    lines.append("highest true vacuum %.1f mmHg; ends %s" % (summary["max_true_vacuum_mmhg"], summary["end_state"]))
+    for f in summary.get("injected_faults", []):
+        if f["fault"] == "power_cut":
+            what = "the power off, then a boot"
+        else:
+            what = "no trip" if f["trip"] is None else "tripped %s after %d ms" % (f["trip"], f["detection_ms"])
+        lines.append("injected %-18s at %8.2f s  %s" % (f["fault"], f["at_s"], what))
+    lines.append("highest true vacuum %.1f mmHg; state at the end of the run: %s" % (
+        summary["max_true_vacuum_mmhg"], summary["end_state"]))
     return "\n".join(lines)

@@ -85,7 +85,7 @@ def warm_scenario(board, mode, plant, level_steps=4, seed=1):
     d = {"board": "sim" if board == HX710B_40HZ else board, "duration_s": 600, "seed": seed,
          "plant": dict(plant), "events": events}
     if mode == "mixed":
-        d["profiles"] = "tools/scenarios/profiles_mixed.json"
+        d["profiles"] = "profiles_mixed.json"
     sc, errors = scenario.load(d)
     if errors:
         raise ValueError("; ".join(errors))

@@ -8,6 +8,7 @@ as the board's flash, the fake `machine` and `time` (tools/fakes) and the
 simulator's plant behind them, so main.py boots and pumps in real time;
 tools/vboard/server.py speaks the REPL protocol (friendly, raw, raw-paste)
 to mpremote over a loopback socket; tools/vboard/control.py lets tests press
-buttons and read the plant (`VirtualBoard`).
+buttons and read the plant (`VirtualBoard`); tools/vboard/press.py presses
+them from a shell (`python -m tools.vboard press start`, `make press`).
 """
 from tools.vboard.control import VirtualBoard  # noqa: F401

@@ -19,7 +19,12 @@ state() keys: firmware_running (main.py is executing), state (REPL state:
 boot, idle, busy, paste, rawpaste), mode (friendly/raw), vacuum_pa,
 vacuum_mmhg (the plant's true vacuum), duty_u16 (motor PWM), valve_level
 (the valve pin, None if never driven), valve_open (vented), reset_cause,
-boots, wdt_ms, buttons, vm_pid, status_age_s.
+boots, wdt_ms, buttons, long_press_ms and debounce_ms (of the board file the
+board runs: its flash's board.json, else the one it was started with),
+vm_pid, status_age_s.
+
+From a shell, `python -m tools.vboard press start` (tools/vboard/press.py)
+presses a button of a board that `make board` runs.
 """
 import json
 import os
@@ -38,7 +43,8 @@ class BoardError(Exception):
 
 
 class VirtualBoard:
-    def __init__(self, board="sim", flash=None, port=0, echo=False, ticks_start=0, start_timeout=20):
+    def __init__(self, board="sim", flash=None, port=0, echo=False, ticks_start=0, start_timeout=20,
+                 announce=None, console=False):
         self.board = board
         self._tmp = None
         if flash is None:
@@ -47,6 +53,8 @@ class VirtualBoard:
         self.flash = os.path.abspath(str(flash))
         self.want_port = port
         self.echo = echo
+        self.console = console         # the console on the server's stdout (server_log()) while no client is on
+        self.announce = announce       # a folder for vboard-PORT.json (what `press` finds), as make board
         self.ticks_start = ticks_start
         self.start_timeout = start_timeout
         self.proc = None
@@ -66,6 +74,10 @@ class VirtualBoard:
                "--port", str(self.want_port), "--info-file", info, "--ticks-start", str(self.ticks_start)]
         if self.echo:
             cmd.append("--echo")
+        if self.console:
+            cmd.append("--console")
+        if self.announce is not None:
+            cmd += ["--announce", os.path.abspath(str(self.announce))]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + self.start_timeout

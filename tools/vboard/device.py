@@ -23,7 +23,8 @@ Then it executes what the host (tools/vboard/server.py, which speaks the
 REPL protocol to mpremote) asks for, in one `__main__`-like globals dict,
 and reports back over a unix socket, one JSON object per line:
 
-    H hello (version, board, buttons)   S seq (user code started)
+    H hello (version, board, buttons and their long-press and debounce times)
+    S seq (user code started)
     D seq result err (done)             T status (plant, outputs, watchdog)
     B (machine.reset() asked for a hard reset)
 
@@ -594,6 +595,7 @@ def run(seq, kind, payload):
 def main():
     HOST.send({"k": "H", "version": VERSION, "release": RELEASE, "machine": MACHINE, "port": PORT,
                "board": BOARD.get("name"), "board_from": BOARD_FROM, "buttons": BUTTONS,
+               "long_press_ms": _b.get("long_press_ms"), "debounce_ms": _b.get("debounce_ms"),
                "sensor_error": SENSOR_ERROR})
     last = utime.ticks_ms()
     while True:

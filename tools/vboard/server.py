@@ -21,7 +21,10 @@ One `Server` is one board. It owns:
   timeout, machine.reset()), the RTC across soft resets, the watchdog
   (armed by machine.WDT, survives soft resets, fires when not fed);
 - a control socket (127.0.0.1) for host tests: press a button, read the
-  plant and outputs (tools/vboard/control.py is the client).
+  plant and outputs (tools/vboard/control.py is the client);
+- optionally a copy of the console on its own stdout: always (`echo`) or
+  while no client is on the socket and the raw REPL is off (`console`,
+  what `make board` shows: the firmware's prints, not mpremote's traffic).
 """
 import json
 import os
@@ -315,7 +318,7 @@ class VM:
 
 class Server:
     def __init__(self, board="sim", flash="out/flash", port=0, ticks_start=0, seed=1, echo=False,
-                 log=None, flash_blocks=None, machine_name=None):
+                 log=None, flash_blocks=None, machine_name=None, console=False):
         self.board_name = board
         self.board_file = load_board_file(board)
         self.flash = os.path.abspath(flash)
@@ -323,7 +326,10 @@ class Server:
         self.want_port = port
         self.ticks_start = ticks_start
         self.seed = seed
-        self.echo = echo
+        self.echo = echo               # every console byte to stdout as well
+        self.console = console         # a copy to stdout while no client is on the socket and the
+                                       # raw REPL (tools' protocol, e.g. mpremote on the pty) is off
+        self.stdout_last = b"\n"
         self.log_stream = log if log is not None else sys.stderr
         self.flash_blocks = flash_blocks
         self.machine_name = machine_name
@@ -379,17 +385,29 @@ class Server:
                 os.write(self.pty_master, data)
             except OSError:
                 pass
-        if self.echo:
-            try:
-                sys.stdout.buffer.write(data)
-                sys.stdout.buffer.flush()
-            except (OSError, ValueError):
-                pass
+        if self.echo or (self.console and self.client is None and self.mode != "raw"):
+            self._stdout(data)
         if self.client is not None:
             try:
                 self.client.sendall(data)
             except OSError:
                 self._drop_client()
+
+    def _stdout(self, data):
+        """A copy of console bytes on the server's own stdout (the terminal
+        of `make board`); what goes to the client is not touched."""
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            self.stdout_last = data[-1:]
+        except (OSError, ValueError):
+            pass
+
+    def _console_note(self, text):
+        """One line on stdout between console copies (console mode only)."""
+        if self.console and not self.echo:
+            self._stdout((b"" if self.stdout_last in (b"\n", b"") else b"\r\n")
+                         + b"[vboard: " + text.encode() + b"]\r\n")
 
     def out_cooked(self, data):
         """VM output: '\\n' becomes '\\r\\n' as a board's stdout does."""
@@ -501,6 +519,7 @@ class Server:
         conn.settimeout(10)
         self.client = conn
         self.sel.register(conn, selectors.EVENT_READ, ("client", None))
+        self._console_note("a client (mpremote) is connected: the console goes to it, not here")
 
     def _drop_client(self):
         if self.client is None:
@@ -514,6 +533,7 @@ class Server:
         except OSError:
             pass
         self.client = None
+        self._console_note("the client left: the board's console shows here again")
 
     def _on_client(self, sock, _):
         try:
@@ -712,7 +732,7 @@ class Server:
             port = self.board_file.get("port", "rp2")
             if vm.hello:
                 port = vm.hello.get("port", port)
-            # rp2 reports a deliberate reset as WDT_RESET (DESIGN.md); esp32 as SOFT_RESET.
+            # rp2 reports a deliberate reset as WDT_RESET (docs/design.md); esp32 as SOFT_RESET.
             self.hard_reset(WDT_RESET if port == "rp2" else SOFT_RESET)
         elif k == "E":
             self.log("VM: %s" % msg.get("msg"))
@@ -1099,6 +1119,8 @@ class Server:
             "wdt_ms": self.wdt["timeout"] if self.wdt else None, "epoch_s": self.epoch_s,
             "board": (vm.hello or {}).get("board") if vm else None,
             "buttons": (vm.hello or {}).get("buttons") if vm else None,
+            "long_press_ms": (vm.hello or {}).get("long_press_ms") if vm else None,
+            "debounce_ms": (vm.hello or {}).get("debounce_ms") if vm else None,
         }
 
 

@@ -16,7 +16,7 @@ from the board file) and its calibration, and offers:
 - `read(clock, timeout_ms)`: blocking convenience for calibration and the
   REPL: polls until a reading arrives; returns Pa or raises SensorError.
 
-Saturation is always a fault, never a pressure (SENSORS.md: a saturated
+Saturation is always a fault, never a pressure (docs/sensors.md: a saturated
 sensor reads a plausible value while the real vacuum climbs).
 """
 from micropython import const

@@ -3,7 +3,7 @@
 Why it exists: a ratiometric 0.5-4.5 V sensor behind a divider is the
 simplest part that covers a pump's whole range (-100..0 kPa or -40..0 kPa).
 
-Facts (SENSORS.md):
+Facts (docs/sensors.md):
 - Output V = 0.5 + 4.0 * (P - Pmin) / (Pmax - Pmin) at 5 V supply; for the
   vacuum parts the output FALLS with vacuum (mv_per_kpa < 0, e.g. -40 for
   -100..0 kPa). zero_mv (output at ambient) is a per-unit calibration.

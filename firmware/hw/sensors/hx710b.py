@@ -4,9 +4,9 @@ Why it exists: the cheapest and most common pressure module. The HX710B
 reports no errors of its own, so this driver must turn saturation and a
 stuck data line into faults (a stuck-low DOUT reads as 0 counts, a plausible
 pressure). Note the module's range: at gain 128 it saturates 7.8-15.6 kPa
-(59-117 mmHg) from zero, below a pump's working range (SENSORS.md).
+(59-117 mmHg) from zero, below a pump's working range (docs/sensors.md).
 
-Protocol (HX710B/HX711 datasheets, via SENSORS.md):
+Protocol (HX710B/HX711 datasheets, via docs/sensors.md):
 - DOUT high = converting; DOUT low = a conversion is ready.
 - 25-27 PD_SCK pulses: 24 data bits MSB first (valid after each rising
   edge), then 1-3 more that pick the NEXT conversion: 25 = differential

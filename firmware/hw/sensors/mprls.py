@@ -3,7 +3,7 @@
 Why it exists: a calibrated, temperature-compensated digital part that
 covers any pump vacuum with margin and reports its own faults.
 
-Protocol (Honeywell datasheet via SENSORS.md, Linux/Zephyr drivers):
+Protocol (Honeywell datasheet via docs/sensors.md, Linux/Zephyr drivers):
 - Write AA 00 00 to start a conversion (~5 ms); read 4 bytes: status, then
   a 24-bit big-endian count.
 - Status 0x40 = powered and good; 0x20 busy; 0x04 memory integrity failed;

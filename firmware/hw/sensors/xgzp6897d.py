@@ -3,7 +3,7 @@
 Why it exists: a digital gauge part (no ambient to measure) that covers a
 pump's range; common in -100..0 kPa and +/-100 kPa versions.
 
-Protocol (CFSensor datasheet via SENSORS.md):
+Protocol (CFSensor datasheet via docs/sensors.md):
 - Write 0x0A to register 0x30: one combined pressure + temperature
   conversion. Bit 3 of 0x30 ("sco") reads 1 until it is done (a few ms,
   longer with high oversampling; up to ~20 ms): poll it, never sleep.

@@ -4,7 +4,7 @@ What it models (isothermal ideal gas, lumped):
 
 - Chamber: breast shields, tubing and backflow protectors, one air volume V.
   Default 2 x 50 mL shields for double pumping with about 40 % of each shield
-  taken by the breast (DOMAIN.md: "with the breast in the shield, roughly
+  taken by the breast (docs/pump-figures.md: "with the breast in the shield, roughly
   half"), plus 1 m of 3 mm tubing per side (7 mL): 2 x (30 + 7) = 74 mL.
   Air is pumped out at chamber pressure P, so dP/dt = -Q_pump * P / V, and
   air leaks in at ambient density, dP/dt = +Q_in * P_atm / V.
@@ -13,12 +13,12 @@ What it models (isothermal ideal gas, lumped):
   the motor does not turn below `stall_duty` and its speed follows the PWM
   duty with a first-order lag `motor_tau_ms` (rotor and diaphragm inertia).
   Defaults: 5 L/min free flow, 65 kPa shut-off: a double-pump sized part
-  (DOMAIN.md gives 1.5-4 L/min for small single pumps; at 74 mL a 3 L/min
-  pump misses 90 % of 230 mmHg in 0.5 s, as DOMAIN's own check warns).
+  (docs/pump-figures.md gives 1.5-4 L/min for small single pumps; at 74 mL a 3 L/min
+  pump misses 90 % of 230 mmHg in 0.5 s, as docs/pump-figures.md's own check warns).
 - Leak and release valve: sharp-edged orifices, Q = Cd A sqrt(2 dp / rho)
   (dp < 47 kPa, so never choked). The leak is given as its flow at 100 mmHg
   (mL/min), the normally-open valve by its orifice diameter (1.2 mm vents
-  230 mmHg from 74 mL to 10 % in about 0.2 s, DOMAIN's "~0.15 s").
+  230 mmHg from 74 mL to 10 % in about 0.2 s, docs/pump-figures.md's "~0.15 s").
 - Faults the simulator injects act here: valve stuck open/closed, motor
   stall (no flow whatever the duty).
 
