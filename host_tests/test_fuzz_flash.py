@@ -50,7 +50,7 @@ def _start(cmd, env, out):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, request):
     """Both VMs over the same cases, side by side (one core each). The
     flashes live in /dev/shm when there is one: some 10,000 small writes
     per VM, three times faster than on the disk."""
@@ -58,12 +58,43 @@ def runs(tmp_path_factory):
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     base = pathlib.Path(tempfile.mkdtemp(prefix="pump-fuzz-", dir=shm or str(tmp_path_factory.getbasetemp())))
     try:
-        yield _run_both(cases, base)
+        yield _run_both(cases, base, request.config)
     finally:
         shutil.rmtree(str(base), ignore_errors=True)
 
 
-def _run_both(cases, base):
+def _bar(config, total):
+    """A tqdm bar of the cases both VMs have booted (`make soak`'s 21,000
+    per VM take minutes), drawn past pytest's capture on a terminal only."""
+    import sys as _sys
+    from tools import progress
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is None:
+        return None
+    from tqdm import tqdm
+    with capman.global_and_fixture_disabled():       # the terminal pytest's capture stands in for
+        if not progress.wanted(_sys.stderr):
+            return None
+        return capman, tqdm(total=total, desc="flash fuzz (both VMs)", unit="case", file=_sys.stderr, leave=False,
+                            **progress._width(_sys.stderr))
+
+
+def _count_cases(path, seen):
+    """Cases started in a VM's output so far ("C " lines), read on from the
+    last offset."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(seen[0])
+            data = f.read()
+    except OSError:
+        return seen[1]
+    cut = data.rfind(b"\n") + 1                  # whole lines only
+    seen[0] += cut
+    seen[1] += sum(1 for line in data[:cut].split(b"\n") if line.startswith(b"C "))
+    return seen[1]
+
+
+def _run_both(cases, base, config=None):
     counts = fuzz_cases.write_cases(cases, SEED, N)
     paths = [mpvm.FIRMWARE, mpvm.FAKES, mpvm.SIM_VM]
     env_cp = dict(os.environ, PYTHONPATH=":".join(paths + [os.path.join(mpvm.ROOT, "tools", "cpython_shim")]))
@@ -75,6 +106,18 @@ def _run_both(cases, base):
         "micropython": _start([mpvm.binary(), "-X", "heapsize=16m", SCRIPT, cases, str(base / "mp")] + list(NAMES),
                               env_mp, str(base / "mp.txt")),
     }
+    total = sum(counts.values())
+    bar = _bar(config, total) if config is not None else None
+    if bar is not None:
+        seen = {vm: [0, 0] for vm in procs}
+        while any(p.poll() is None for p in procs.values()) and time.monotonic() - t0 < 900:
+            n = min(_count_cases(str(base / ("cp.txt" if vm == "cpython" else "mp.txt")), seen[vm])
+                    for vm in procs)
+            with bar[0].global_and_fixture_disabled():
+                bar[1].update(n - bar[1].n)
+            time.sleep(1)
+        with bar[0].global_and_fixture_disabled():
+            bar[1].close()
     for p in procs.values():
         p.wait(timeout=900)
     out = {}

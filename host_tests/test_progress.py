@@ -163,3 +163,31 @@ def test_bench_slow_parts_draw_a_bar_on_a_terminal(monkeypatch, capsys):
     bench.say("firmware:", 1, "bytes")
     got = capsys.readouterr()
     assert got.out == "firmware: 1 bytes\n" and got.err == ""
+
+
+def test_make_soaks_flash_fuzz_draws_a_bar_on_a_terminal_only(tmp_path):
+    """The flash fuzz's fixture boots thousands of cases per VM in `make
+    soak` without a line of output: on a terminal it draws a bar of the
+    cases both VMs have booted, past pytest's capture; in a pipe nothing."""
+    env = dict(os.environ, FUZZ_EXAMPLES="30", FUZZ_SEED="3")
+    env.pop("PYTEST_XDIST_WORKER", None)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+           os.path.join(paths.ROOT, "host_tests", "test_fuzz_flash.py"), "-k", "budget"]
+    d = Drain()
+    r = subprocess.run(cmd, stdout=d.slave, stderr=d.slave, cwd=paths.ROOT, timeout=600, env=env)
+    shown = d.close()
+    assert r.returncode == 0, shown[-2000:]
+    assert "flash fuzz (both VMs)" in shown and "case" in shown, shown[-2000:]
+    r = subprocess.run(cmd, capture_output=True, cwd=paths.ROOT, timeout=600, env=env)
+    assert r.returncode == 0 and b"flash fuzz" not in r.stdout + r.stderr
+
+
+def test_the_fuzz_bar_counts_whole_case_lines_as_they_come(tmp_path):
+    import test_fuzz_flash
+    p = tmp_path / "out.txt"
+    seen = [0, 0]
+    p.write_bytes(b"C profiles.json 0\nV x\nC profiles.json 1\nC prof")
+    assert test_fuzz_flash._count_cases(str(p), seen) == 2
+    p.write_bytes(b"C profiles.json 0\nV x\nC profiles.json 1\nC profiles.json 2\nDONE 3\n")
+    assert test_fuzz_flash._count_cases(str(p), seen) == 3
+    assert test_fuzz_flash._count_cases(str(tmp_path / "none"), seen) == 3
