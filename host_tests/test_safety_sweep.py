@@ -113,9 +113,9 @@ def test_a_guard_that_trusts_a_reading_near_the_setpoint_lets_a_frozen_sensor_pa
         return real(self, dt_ms, duty)
     real_pump = Session._pump
 
-    def pump(self, dt_ms):
-        self.monitor.session_sp = self.control.sp
-        return real_pump(self, dt_ms)
+    def pump(self, dt_ms, mon):
+        mon.session_sp = self.control.sp
+        return real_pump(self, dt_ms, mon)
     monkeypatch.setattr(Monitor, "guard_duty", trusting)
     monkeypatch.setattr(Session, "_pump", pump)
     assert _worst("sim", "expression", "freeze", (-0.5, 0.5, -0.5)) > LIMIT_PA

@@ -101,9 +101,21 @@ class Indicator:
         self.wait_ms = 0                # pattern time until the LED may change level
         self.weak = False               # the out.weak and out.notice the LED shows
         self.notice = FAULT_NONE
+        self.calm = False               # nothing sounds or shows on its own clock (update's fast path)
 
     def update(self, dt_ms, out):
-        """Once per tick, after the outputs are applied."""
+        """Once per tick, after the outputs are applied. Most ticks change
+        nothing the person can see or hear: when nothing sounds, no program
+        number is showing, the LED's next edge is still ahead and nothing it
+        shows has changed, only the clocks move on."""
+        wait = self.wait_ms - dt_ms
+        if (wait > 0 and self.calm and out.state == self.state and out.program == self.program
+                and out.weak == self.weak and out.notice == self.notice and self.sched == self.sched_shown):
+            t = self.t + dt_ms
+            if t < PATTERN_WRAP_MS:
+                self.t = t
+                self.wait_ms = wait
+                return
         t = self.t + dt_ms
         if t >= PATTERN_WRAP_MS:
             t -= PATTERN_WRAP_MS
@@ -147,6 +159,9 @@ class Indicator:
             self._buzz(dt_ms, st == STATE_FAULT)
         if self.display is not None:
             self.display.update(dt_ms, out)
+        self.calm = (self.display is None and self.show_program_ms <= 0 and st != STATE_FAULT
+                     and (bz is None or not (self.beeps or self.tone_left > 0 or self.gap_left > 0
+                                             or self.buzzer_duty)))
 
     def _show(self, lit):
         level = self.on_level if lit else 1 - self.on_level

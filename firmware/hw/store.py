@@ -79,3 +79,26 @@ def free_bytes(path="/"):
     """Free space on the filesystem holding `path` (bytes)."""
     st = os.statvfs(path)
     return st[0] * st[3]
+
+
+def load_json(read, name):
+    """(value, None), (None, None) when there is no such file, or (None,
+    "name: reason") for a file that is there but unusable: a folder, too
+    large, not UTF-8, not strict JSON (pump/jsontext.py; the same verdict
+    and message on both VMs). `read(name)` gives bytes or str, None for a
+    missing file, and may raise ValueError with the reason."""
+    from pump.jsontext import MAX_BYTES, loads
+    try:
+        if read is None:
+            data = read_bytes(name, MAX_BYTES)
+        else:
+            data = read(name)
+    except ValueError as e:
+        return None, name + ": " + e.args[0]
+    if data is None:
+        return None, None
+    try:
+        value, why = loads(data)
+    except MemoryError:
+        return None, name + ": too large to load"
+    return value, None if why is None else name + ": " + why

@@ -64,8 +64,8 @@ def set_rtc(machine, t):
 def take_handover(clock, read=None):
     """(time, message): the time clock.set hands over, advanced by this
     boot's uptime, or None; the file is removed whatever it holds. `read`
-    is app.load_json's reader (None: the flash)."""
-    from app import load_json
+    is hw.store.load_json's reader (None: the flash)."""
+    from hw.store import load_json
     value, why = load_json(read, HANDOVER_FILE)
     if read is None:
         from hw.store import remove, set_aside

@@ -14,6 +14,5 @@ class Watchdog:
             timeout_ms = RP2_MAX_TIMEOUT_MS
         self.timeout_ms = timeout_ms
         self.wdt = wdt_class(timeout=timeout_ms)
-
-    def feed(self):
-        self.wdt.feed()
+        # feed() is the machine.WDT's own bound method: one C call per tick.
+        self.feed = self.wdt.feed

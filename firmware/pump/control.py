@@ -87,27 +87,32 @@ class Control:
                 self.trims[mode] = self.trims[mode] * target_pa // old
             self.trim_targets[mode] = target_pa
 
-    def observe(self, dt_ms, vacuum_pa, fresh):
-        """Track the reading's slope; called every tick, pumping or not."""
-        self.since_ms += dt_ms
+    def update(self, dt_ms, setpoint_pa, vacuum_pa, holding, mode, fresh=False):
+        """One tick of suction: returns duty_u16 (the internal setpoint it
+        aimed at stays in self.sp). `holding` is True on the plateau (after
+        the ramp), where the plateau duty is learned and the integrator runs;
+        `fresh`: vacuum_pa is a new reading (the slope follows it, in both
+        phases). setpoint_pa < 0 is a release-phase tick: the motor is off.
+        Locals instead of repeated attribute look-ups: this runs every tick."""
+        since = self.since_ms + dt_ms
+        slope = self.slope_q4
         if fresh:
-            if self.since_ms > 0 and self.since_ms <= DT_MAX_MS:
+            if 0 < since <= DT_MAX_MS:
                 d = vacuum_pa - self.last_pa
                 if d > 20000:
                     d = 20000
                 elif d < -20000:
                     d = -20000
-                self.slope_q4 = (d << 4) // self.since_ms
+                slope = (d << 4) // since
             else:
-                self.slope_q4 = 0
+                slope = 0
+            self.slope_q4 = slope
             self.last_pa = vacuum_pa
-            self.since_ms = 0
-
-    def update(self, dt_ms, setpoint_pa, vacuum_pa, holding, mode):
-        """One tick of suction: returns duty_u16 (the internal setpoint it
-        aimed at stays in self.sp). `holding` is True on the plateau (after
-        the ramp), where the plateau duty is learned and the integrator runs.
-        Locals instead of repeated attribute look-ups: this runs every tick."""
+            since = 0
+        self.since_ms = since
+        if setpoint_pa < 0:
+            self.duty = 0
+            return 0
         if dt_ms > DT_MAX_MS:
             dt_ms = DT_MAX_MS
         sp = 0
@@ -119,7 +124,6 @@ class Control:
             elif sp < 0:
                 sp = 0
         self.sp = sp
-        slope = self.slope_q4
         err = sp - vacuum_pa
         if slope > 0:
             err -= slope * LEAD_MS >> 4

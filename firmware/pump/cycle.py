@@ -10,6 +10,9 @@ so a mode or step change never cuts a suction phase short or stretches it.
 
 
 class Cycle:
+    """Suction while phase_ms < suction_ms (the session tests that inline,
+    once per tick), release from there to period_ms."""
+
     def __init__(self):
         self.period_ms = 0
         self.suction_ms = 0
@@ -39,9 +42,6 @@ class Cycle:
         self.phase_ms = phase % self.period_ms
         self.count += 1
         return True
-
-    def suction(self):
-        return self.phase_ms < self.suction_ms
 
     def setpoint_pa(self, target_pa, ahead_ms=0):
         """Ramp to target_pa over ramp_ms, hold to the end of suction, then 0.

@@ -52,7 +52,6 @@ class Outputs:
         self.step = 0
         self.elapsed_ms = 0
         self.remaining_ms = 0
-        self.suction = False
 
 
 class Session:
@@ -86,6 +85,8 @@ class Session:
         self.end_reason = END_NONE
         self.ended_fault = FAULT_NONE   # session_limit while done after auto-off
         self.total_ms = self._program().total_ms
+        self.max_session_ms = profiles.max_session_ms
+        self.pause_timeout_ms = profiles.pause_timeout_ms
         self.dirty = True               # the event-driven outputs need refreshing
 
     # -- events ----------------------------------------------------------------
@@ -150,7 +151,11 @@ class Session:
     def tick(self, dt_ms, reading_pa, sensor_fault=FAULT_NONE):
         """One control tick. dt_ms: time since the last tick (int ms);
         reading_pa: vacuum in Pa (int) or None when there is no new reading;
-        sensor_fault: 0 or the FAULT_SENSOR_* code the driver reported."""
+        sensor_fault: 0 or the FAULT_SENSOR_* code the driver reported.
+
+        The common tick's work is inlined here and in _pump (a call costs as
+        much as five attribute look-ups on an RP2040); what happens at
+        events, program steps and cycle boundaries lives in its own methods."""
         if type(dt_ms) is not int or dt_ms < 0:
             dt_ms = 0
         mon = self.monitor
@@ -161,21 +166,29 @@ class Session:
         sp = 0
         st = self.state
         if st == STATE_RUNNING or st == STATE_RESTING:
-            self._advance_program(dt_ms)
-            st = self.state
+            ms = self.session_ms + dt_ms
+            self.session_ms = ms
+            left = self.step_left_ms - dt_ms
+            self.step_left_ms = left
+            if left <= 0 or ms >= self.max_session_ms:
+                self._program_event()
+                st = self.state
         if st == STATE_RUNNING:
-            sp = self._pump(dt_ms)
+            sp = self._pump(dt_ms, mon)
             duty = self.control.duty
-            valve_open = not self.cycle.suction()
+            valve_open = sp < 0
+            if valve_open:
+                sp = 0
         elif st == STATE_PAUSED:
             self.pause_ms += dt_ms
-            if self.pause_ms >= self.p.pause_timeout_ms:
+            if self.pause_ms >= self.pause_timeout_ms:
                 self._end(END_PAUSE_TIMEOUT, STATE_DONE)
         if mon.supervise(dt_ms, duty, valve_open, self.state == STATE_RUNNING) and self.state != STATE_FAULT:
             self._end(END_FAULT, STATE_FAULT)
         if self.state != STATE_RUNNING:
             # Rules 2 and 4: anything but running is motor off, valve vented.
-            duty = self.control.off()
+            self.control.duty = 0           # Control.off(), inlined
+            duty = 0
             valve_open = True
             sp = 0
         return self._fill(duty, valve_open, sp)
@@ -250,12 +263,12 @@ class Session:
         self.mixed_i = (i + 1) % (mixed.stimulation_cycles + mixed.expression_cycles)
         return MODE_STIMULATION if i < mixed.stimulation_cycles else MODE_EXPRESSION
 
-    def _advance_program(self, dt_ms):
-        self.session_ms += dt_ms
-        if self.session_ms >= self.p.max_session_ms:
+    def _program_event(self):
+        """The session time reached max_session_ms or the step its end
+        (tick() has already counted this tick's time)."""
+        if self.session_ms >= self.max_session_ms:
             self._end(END_AUTO_OFF, STATE_DONE)
             return
-        self.step_left_ms -= dt_ms
         steps = self._program().steps
         while self.step_left_ms <= 0:
             self.step += 1
@@ -270,40 +283,47 @@ class Session:
         the mixed level."""
         return self.p.modes[self.cycle_mode].targets_pa[self.levels[self.level_mode] - 1]
 
-    def _pump(self, dt_ms):
-        """Advance the cycle and control; returns the shaped setpoint."""
+    def _pump(self, dt_ms, mon):
+        """Advance the cycle and control. Returns the shaped setpoint in
+        suction, -1 in release (valve open, motor off)."""
         cyc = self.cycle
-        mon = self.monitor
-        ctl = self.control
         if cyc.advance(dt_ms):
-            target = self.cycle_target_pa
-            mode = self.p.modes[self.cycle_mode]
-            self.weak = mon.cycle_end(self.cycle_mode, target, self.peak_pa, mode.period_ms)
-            ctl.end_cycle(self.cycle_mode, target, self.peak_pa, mode.suction_ms)
-            self.cycle_mode = self._next_cycle_mode()
-            cyc.load(self.p.modes[self.cycle_mode])
-            self.cycle_target_pa = self._level_target_pa()
-            self.dirty = True
-            ctl.new_target(self.cycle_mode, self.cycle_target_pa)
-            self.peak_pa = 0
+            self._cycle_boundary(mon)
+        v = mon.vacuum_pa
+        fresh = mon.fresh
+        if fresh and v > self.peak_pa:
+            self.peak_pa = v
+        ctl = self.control
+        phase = cyc.phase_ms
+        if phase >= cyc.suction_ms:                     # release
             self.in_suction = False
-        if mon.fresh and mon.vacuum_pa > self.peak_pa:
-            self.peak_pa = mon.vacuum_pa
-        ctl.observe(dt_ms, mon.vacuum_pa, mon.fresh)
-        if not cyc.suction():
-            self.in_suction = False
-            ctl.off()
-            return 0
+            ctl.update(dt_ms, -1, v, False, 0, fresh)   # the slope is tracked, the motor is off
+            return -1
         if not self.in_suction:
             self.in_suction = True
             mon.suction_start()
         sp = cyc.setpoint_pa(self.cycle_target_pa, dt_ms if dt_ms < 50 else 50)
-        duty = ctl.update(dt_ms, sp, mon.vacuum_pa, cyc.phase_ms >= cyc.ramp_ms, self.cycle_mode)
+        duty = ctl.update(dt_ms, sp, v, phase >= cyc.ramp_ms, self.cycle_mode, fresh)
         if duty:
             allowed = mon.guard_duty(dt_ms, duty)
             if allowed < duty:
                 ctl.capped(allowed)
         return sp
+
+    def _cycle_boundary(self, mon):
+        """A cycle ended: judge it, learn from it, load the next one."""
+        target = self.cycle_target_pa
+        mode = self.p.modes[self.cycle_mode]
+        self.weak = mon.cycle_end(self.cycle_mode, target, self.peak_pa, mode.period_ms)
+        ctl = self.control
+        ctl.end_cycle(self.cycle_mode, target, self.peak_pa, mode.suction_ms)
+        self.cycle_mode = self._next_cycle_mode()
+        self.cycle.load(self.p.modes[self.cycle_mode])
+        self.cycle_target_pa = self._level_target_pa()
+        self.dirty = True
+        ctl.new_target(self.cycle_mode, self.cycle_target_pa)
+        self.peak_pa = 0
+        self.in_suction = False
 
     def _end(self, reason, state):
         self.dirty = True
@@ -323,7 +343,6 @@ class Session:
         out.setpoint_pa = sp
         out.vacuum_pa = self.monitor.vacuum_pa
         out.fault = self.monitor.fault or self.ended_fault
-        out.suction = not valve_open
         out.elapsed_ms = self.session_ms
         left = self.total_ms - self.session_ms
         out.remaining_ms = left if left > 0 else 0
