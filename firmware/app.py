@@ -106,7 +106,6 @@ class App:
         self.tick_ms = tick_ms(board, self.sensor)
         self.last_ms = None
         self.wdt = None
-        self.feed = None                 # the watchdog's feed, once it runs
         self.pending_fault = sensor_fault
         self.reading = None              # what the last tick read (Pa or None)
         self.stall_ms = 0                # write stalls in the current tick, for run()
@@ -154,12 +153,11 @@ class App:
             valve.set_open(out.valve_open)
         books.tick(dt, out, reading)
         self.indicator.update(dt, out)
-        feed = self.feed
-        if feed is None and out.state == STATE_RUNNING:
-            self.start_watchdog()
-            feed = self.feed
-        if feed is not None:
-            feed()
+        wdt = self.wdt
+        if wdt is None and out.state == STATE_RUNNING:
+            wdt = self.start_watchdog()
+        if wdt is not None:
+            wdt.feed()                       # the machine.WDT's own feed (hw/watchdog.py)
         if books.pending:
             self.flush(out)
         return out
@@ -201,7 +199,7 @@ class App:
         vented) must stay reachable for flashing. From then on every tick
         feeds it."""
         self.wdt = Watchdog(self.machine.WDT, self.watchdog_ms)
-        self.feed = self.wdt.feed
+        return self.wdt
 
     def run(self):
         """The control loop: ticks every tick_ms, drift-free. A tick that

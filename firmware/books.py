@@ -312,8 +312,10 @@ class Books:
             if self.since_power_s is not None and self.since_power_s < SINCE_CAP_S:
                 self.since_power_s += 1
         self.check_ms += dt
-        if self.check_ms >= 1000 and self.schedule is not None:
-            self.check_ms = 0
+        if self.check_ms < 1000:
+            return
+        self.check_ms = 0          # with or without a schedule: a counter that never wraps leaves small ints
+        if self.schedule is not None:
             last = self.log.state["last_start_s"] if self.log is not None else None
             sched = self.schedule.state(self.wall_now(), last, self.since_last_s)
             if sched != self.sched:

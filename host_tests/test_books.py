@@ -157,6 +157,17 @@ def test_without_a_log_nothing_is_ever_pending():
     assert k.b.pending == 0 and k.b.seq == 1
 
 
+def test_without_a_schedule_the_once_a_second_counter_still_wraps():
+    """A counter added to every tick and never reset leaves a 32-bit port's
+    small ints after 2^30 ms (12.4 days of uptime): from then on every tick
+    would allocate. The schedule check's counter wraps each second whether
+    or not the profiles have a schedule."""
+    k = Bench()
+    assert k.b.schedule is None
+    k.tick(1000)                                     # 10 s idle
+    assert 0 <= k.b.check_ms < 1000 and k.b.uptime_s == 10
+
+
 def test_a_stall_counts_as_session_and_wall_time():
     log = FakeLog()
     k = Bench(log)

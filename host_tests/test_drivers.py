@@ -295,6 +295,37 @@ def test_program_selection_is_announced(world):
     assert flashes(tones) == 3 and flashes(lit[:280]) == 3      # then the idle heartbeat resumes
 
 
+def test_a_change_the_led_shows_is_shown_in_the_tick_it_happens(world):
+    """The indicator's quiet-tick shortcut must not hold back a change of
+    what the LED shows until its next pattern edge: a due session, the
+    "target not reached" warning, a notice and a program selection each
+    show in their own tick."""
+    from pump.schedule import SCHED_DUE
+
+    def ticked(state, ms, change):
+        ind = Indicator(machine.Pin(25, machine.Pin.OUT), True)
+        out = Outputs()
+        out.state = state
+        for _ in range(ms // 10):
+            ind.update(10, out)
+        before = world.level(25)
+        change(ind, out)
+        ind.update(10, out)
+        return before, world.level(25)
+    # idle, 220 ms in: the heartbeat is dark, a due session's slow blink is lit
+    before, after = ticked(STATE_IDLE, 210, lambda ind, out: setattr(ind, "sched", SCHED_DUE))
+    assert (before, after) == (0, 1)               # 10 ms into a 50 ms edge interval: a quiet tick
+    # running, 40 ms in: on; weak blinks dark for the first 100 ms of each second
+    before, after = ticked(STATE_RUNNING, 30, lambda ind, out: setattr(out, "weak", True))
+    assert (before, after) == (1, 0)
+    # idle, 220 ms in: config_invalid's third quick flash is lit
+    before, after = ticked(STATE_IDLE, 210, lambda ind, out: setattr(out, "notice", FAULT_CONFIG_INVALID))
+    assert (before, after) == (0, 1)
+    # idle: a program selection flashes its number from the tick it is made
+    before, after = ticked(STATE_IDLE, 210, lambda ind, out: setattr(out, "program", 1))
+    assert (before, after) == (0, 1)
+
+
 def test_indicator_time_wraps_without_drift(world):
     ind = Indicator(machine.Pin(25, machine.Pin.OUT), True)
     out = Outputs()

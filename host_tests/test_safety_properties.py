@@ -61,6 +61,8 @@ def check_tick(s, out, r, state_before, stopped, armed):
         assert out.state == STATE_FAULT and out.duty_u16 == 0 and out.valve_open
     if out.state != STATE_RUNNING:
         assert out.duty_u16 == 0 and out.valve_open and out.setpoint_pa == 0
+    if out.valve_open:
+        assert out.duty_u16 == 0                     # the motor never pulls against a venting valve (release)
     assert out.setpoint_pa <= LIMIT
     assert s.control.sp <= LIMIT                     # the trimmed setpoint control aimed at
     if state_before == STATE_FAULT and not stopped:

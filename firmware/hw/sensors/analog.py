@@ -103,8 +103,5 @@ class AnalogSensor:
         self._sum = total
         if total < self._sum_lo or total > self._sum_hi:
             return FAULT_SENSOR_RANGE
-        g = self._gain                          # Gain.apply(), inlined: once per tick
-        m = g.m
-        k = g.k
-        self.vacuum_pa = (((total >> k) * m + (((total & g.mask) * m) >> k) + g.half) >> g.d) + self._c
+        self.vacuum_pa = self._gain.apply(total) + self._c
         return NEW
