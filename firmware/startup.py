@@ -58,6 +58,11 @@ def boot(machine, clock, read_text=None, log=None, wall=None):
         hardware = factory.build(machine, board)        # valve vented, motor off
     except ValueError as e:                             # a driver refusing the board file's values
         raise BoardError([BOARD_FILE + ": %s" % (e.args[0] if e.args else "refused by a driver")])
+    except ImportError as e:
+        # make flash copies only the drivers its board file names: this
+        # board.json names a part whose driver was not flashed with it.
+        raise BoardError([BOARD_FILE + ": names a part whose driver is not on the board (%s): flash the firmware "
+                          "for this board file (make flash BOARD=...)" % (e.args[0] if e.args else e)])
     # Blocking sensor start-up with the valve open and the pump off: an
     # absolute sensor measures ambient here.
     sensor_fault = FAULT_NONE

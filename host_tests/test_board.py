@@ -390,3 +390,14 @@ def test_rtc_sharing_a_bus_faster_than_400_khz(esp32):
         "clock module its own bus")
     esp32["sensor"]["freq"] = 400000
     assert board.load(esp32)[1] == []
+
+
+def test_web_is_true_or_false_and_false_when_absent():
+    pico = json.load(open(os.path.join(ROOT, "boards", "pico.json")))
+    b, errors = board.load(pico)
+    assert errors == [] and b.web is False
+    pico["web"] = True
+    assert board.load(pico)[0].web is True
+    pico["web"] = "yes"
+    b, errors = board.load(pico)
+    assert b is None and errors == ['web: "yes" is not true or false']

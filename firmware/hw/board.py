@@ -26,6 +26,10 @@ limit: 3.3 V on rp2 (the reference), 2.45 V on esp32 (the top of the 11 dB
 linear range hw/sensors/analog.py reads; past it the pin reads as a fault,
 and past 3.3 V it is damaged).
 
+An optional `web` (true or false, false when absent) says the board has
+Wi-Fi (Pico W, ESP32) and gets the phone app's modules (firmware/web/ and
+pump/recovery.py); a board without it is flashed without them.
+
 An optional `rtc` names a battery-backed clock module (hw/rtc.py):
 `{"type": "ds3231" | "pcf8563", "i2c": 0 | 1, "sda": pin, "scl": pin}`, or
 null / absent for none. It may share the sensor's or the display's bus
@@ -76,6 +80,7 @@ class Board:
         self.indicator = raw["indicator"]
         self.watchdog_ms = raw["watchdog_ms"]
         self.rtc = raw.get("rtc")           # None: no clock module
+        self.web = raw.get("web", False)    # True: Wi-Fi, serves the phone app (firmware/web/)
 
 
 def _pins_of(raw):
@@ -234,7 +239,7 @@ def load(raw):
     if not isinstance(raw, dict):
         return None, ["board: " + show(raw) + " is not an object"]
     c.obj(raw, "", ("name", "port", "tick_hz", "motor", "valve", "sensor", "buttons", "indicator", "watchdog_ms"),
-          optional=("rtc",))
+          optional=("rtc", "web"))
     if "name" in raw and not isinstance(raw["name"], str):
         c.error("name", show(raw["name"]) + " is not a string")
     port = raw.get("port")
@@ -280,6 +285,8 @@ def load(raw):
             if d["width"] != 128 or d["height"] not in (32, 64) or not (_whole(d["width"]) and _whole(d["height"])):
                 c.error("indicator.display", "%sx%s is not a supported SSD1306 size (128x64, 128x32)" % (
                     show(d["width"]), show(d["height"])))
+    if "web" in raw and not isinstance(raw["web"], bool):
+        c.error("web", show(raw["web"]) + " is not true or false")
     r = raw.get("rtc")
     if r is not None and c.obj(r, "rtc", ("type", "i2c", "sda", "scl")):
         if r["type"] not in RTC_TYPES:

@@ -42,6 +42,9 @@ app = boot(machine, time)
 release_boot_modules()
 gc.collect()
 print("HEAP", gc.mem_alloc(), gc.mem_free())
+import sys
+print("MODS", " ".join(sorted(sys.modules)))
+gc.collect()
 N = %(seconds)d * 1000 // app.tick_ms
 us = array("H", bytes(2 * N))
 st = bytearray(N)
@@ -99,6 +102,27 @@ def percentile(xs, q):
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
+def resident_code_bytes(board, modules):
+    """The .mpy bytes of the firmware modules still imported after boot, from
+    the board's own build: on the stock firmware their bytecode and
+    constants are loaded into the heap, in a frozen build (boards/manifest.py)
+    they stay in flash. The heap after boot less this is the frozen build's
+    estimate (module dicts and the objects the app builds remain)."""
+    from tools import deploy
+    files = deploy.build(board)
+    try:
+        total = 0
+        for name in modules:
+            dev = name.replace(".", "/")
+            for cand in (dev + ".mpy", dev + "/__init__.mpy"):
+                if cand in files:
+                    total += os.path.getsize(files[cand])
+        return total
+    finally:
+        import shutil
+        shutil.rmtree(os.path.dirname(files["main.py"]), ignore_errors=True)
+
+
 def measure(board, timing="typical", image=None, out=print):
     """{state: {median_us, worst_us, n}, stall: {...}, heap_bytes} for a board."""
     mpremote = os.path.join(paths.ROOT, ".venv", "bin", "mpremote")
@@ -148,6 +172,7 @@ def measure(board, timing="typical", image=None, out=print):
         if p.returncode:
             raise RuntimeError("harness failed: " + text[-800:])
     heap = [int(x) for x in text.split("HEAP", 1)[1].split()[:2]]
+    resident = text.split("MODS", 1)[1].split("\n", 1)[0].split()
     samples = []
     for line in text.splitlines():
         if line.startswith("T "):
@@ -157,8 +182,10 @@ def measure(board, timing="typical", image=None, out=print):
     per = {}
     for us, st, md in samples:
         per.setdefault(name_of(st, md), []).append(us)
+    code = resident_code_bytes(board, resident)
     result = {"board": board, "flash_timing": timing, "heap_alloc_bytes": heap[0], "heap_free_bytes": heap[1],
-              "states": {}}
+              "resident_modules": resident, "resident_mpy_bytes": code,
+              "frozen_heap_estimate_bytes": heap[0] - code, "states": {}}
     for s in STATES:
         xs = per.get(s, [])
         # The tick that changes state also does that change's bookkeeping (and
@@ -195,9 +222,11 @@ def table(results, out=print):
             cells.append("%-17s" % ("%s/%s" % (c["median_us"], c["worst_us"]) if c["n"] else "-"))
         out("%-8s %-8s " % (r["board"], r["flash_timing"]) + " ".join(cells))
     for r in results:
-        out("%s, %s flash: longest loop stall %.1f ms (%s); heap in use after boot %d bytes (%d free)" % (
-            r["board"], r["flash_timing"], r["longest_stall_us"] / 1000, r["longest_stall_at"],
-            r["heap_alloc_bytes"], r["heap_free_bytes"]))
+        out("%s, %s flash: longest loop stall %.1f ms (%s); heap in use after boot %d bytes (%d free); "
+            "frozen build (boards/manifest.py) about %d bytes (%d bytes of resident .mpy in flash instead)" % (
+                r["board"], r["flash_timing"], r["longest_stall_us"] / 1000, r["longest_stall_at"],
+                r["heap_alloc_bytes"], r["heap_free_bytes"], r["frozen_heap_estimate_bytes"],
+                r["resident_mpy_bytes"]))
 
 
 def main(argv=None):
