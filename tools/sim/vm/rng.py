@@ -24,6 +24,11 @@ class Rng:
         return x
 
     def gauss_q16(self):
-        x = self.next32()
+        # next32(), inlined: the simulator draws four of these per tick.
+        x = self.x
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.x = x
         s = (x & 0xFF) + (x >> 8 & 0xFF) + (x >> 16 & 0xFF) + (x >> 24)
         return (s - 510) * 443 + ((s - 510) * 58 >> 7)          # x 443.41 = 65536 / 147.80

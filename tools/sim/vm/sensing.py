@@ -33,7 +33,8 @@ class Signal:
         if self.frozen is not None:
             return self.frozen
         link = self.link
-        link.advance()
+        if link.base_ms + link.world.clock.elapsed_ms > link.t_ms:      # link.now_ms() past the plant's time
+            link.advance()
         v = link.vacuum_at(link.now_ms() - self.latency_ms) if self.latency_ms else link.plant.vacuum_pa
         if self.ceiling_pa is not None and v > self.ceiling_pa:
             v = self.ceiling_pa
