@@ -464,22 +464,28 @@ def test_make_logs_places_the_current_boots_records_that_have_no_clock_time(sim,
     assert abs((placed[-1].when - before).total_seconds()) < 60      # it started moments before the pull
 
 
+def built(board):
+    """The device paths of a board's build (its folder removed)."""
+    with deploy.built(board) as files:
+        return set(files)
+
+
 def test_a_build_holds_the_drivers_its_board_file_names_and_no_other(tmp_path):
     """make flash copies only the sensor driver, the display and the clock
     module code the board file names (what hw/factory.py can import)."""
     drivers = {"hw/sensors/analog.mpy", "hw/sensors/hx710b.mpy", "hw/sensors/mprls.mpy", "hw/sensors/xgzp6897d.mpy"}
-    pico = set(deploy.build("pico"))
+    pico = built("pico")
     assert pico & drivers == {"hw/sensors/analog.mpy"}
     assert "hw/display.mpy" not in pico and "hw/rtc.mpy" not in pico
-    assert set(deploy.build("pico_w")) & drivers == {"hw/sensors/mprls.mpy"}
-    assert set(deploy.build("esp32_devkitc")) & drivers == {"hw/sensors/xgzp6897d.mpy"}
+    assert built("pico_w") & drivers == {"hw/sensors/mprls.mpy"}
+    assert built("esp32_devkitc") & drivers == {"hw/sensors/xgzp6897d.mpy"}
     raw = json.load(open(os.path.join(paths.BOARDS, "pico.json")))
     raw["indicator"]["display"] = {"i2c": 1, "sda": 2, "scl": 3, "address": 60, "width": 128, "height": 64}
     raw["rtc"] = {"type": "ds3231", "i2c": 0, "sda": 4, "scl": 5}
     raw["sensor"] = {"type": "hx710b", "sck": 14, "dout": 15, "offset": 0, "counts_per_kpa": 1000, "rate_hz": 10}
     mine = tmp_path / "mine.json"
     mine.write_text(json.dumps(raw))
-    full = set(deploy.build(str(mine)))
+    full = built(str(mine))
     assert full & drivers == {"hw/sensors/hx710b.mpy"}
     assert {"hw/display.mpy", "hw/rtc.mpy"} <= full
     # Everything else in firmware/ goes to every board, but the phone app's
@@ -488,7 +494,7 @@ def test_a_build_holds_the_drivers_its_board_file_names_and_no_other(tmp_path):
     assert len(full - pico) == 3 and len(pico - full) == 1
     raw["web"] = True
     mine.write_text(json.dumps(raw))
-    web = set(deploy.build(str(mine)))
+    web = built(str(mine))
     assert web - full == {"pump/recovery.mpy"} | {d for d in web if d.startswith("web/")}
 
 

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mpvm
-from pump import recovery
+from pump import record, recovery
 from pump.recovery import DAY_S, Session
 from pump.schedule import Schedule
 
@@ -251,7 +251,13 @@ def test_no_schedule_is_refused_not_looped_on():
 @given(st.integers(-730119, 2921939))
 def test_civil_is_the_gregorian_calendar(day):
     d = date(2000, 1, 1) + timedelta(days=day)
-    assert recovery.civil(day) == (d.year, d.month, d.day)
+    assert record.civil_days(day) == (d.year, d.month, d.day)
+
+
+@given(st.integers(0, 3 * 10 ** 9))
+def test_the_records_dates_are_the_same_calendar(t_s):
+    """pump/record.py's iso() (the session records' times) on civil_days."""
+    assert record.iso(t_s) == (EPOCH + timedelta(seconds=t_s)).isoformat()
 
 
 @given(st.integers(0, 3 * 10 ** 9))
@@ -274,7 +280,10 @@ def test_ml_rounds_halves_to_even():
 def test_the_module_is_pure():
     tree = ast.parse(open(SOURCE).read())
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
-    assert imports == [], "recovery.py imports nothing: it runs on the board and on the host as it is"
+    # Only the pure core (pump/ imports neither machine nor time and opens no
+    # files): it runs on the board and on the host as it is.
+    assert [(type(n).__name__, getattr(n, "module", None), [a.name for a in n.names]) for n in imports] == [
+        ("ImportFrom", "pump.record", ["civil_days"])]
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.JoinedStr)], "no f-strings"
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     assert not names & {"open", "print", "datetime", "time", "machine", "input", "__import__"}

@@ -86,12 +86,9 @@ def board_sizes():
     from tools import deploy
     out = {}
     for b in BOARDS:
-        files = deploy.build(b)
-        try:
+        with deploy.built(b) as files:
             mpy = sum(os.path.getsize(p) for d, p in files.items() if d.endswith(".mpy"))
             out[b] = {"mpy": mpy, "main_py": os.path.getsize(files["main.py"]), "files": len(files) - 1}
-        finally:
-            shutil.rmtree(os.path.dirname(files["main.py"]), ignore_errors=True)
     return out
 
 

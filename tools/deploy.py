@@ -203,6 +203,19 @@ def build(board):
     return files
 
 
+class built:
+    """`with built(board) as files:` build(board), its folder removed at the end."""
+
+    def __init__(self, board):
+        self.files = build(board)
+
+    def __enter__(self):
+        return self.files
+
+    def __exit__(self, *exc):
+        shutil.rmtree(os.path.dirname(self.files["main.py"]), ignore_errors=True)
+
+
 # -- talking to the board ------------------------------------------------------------
 
 class Board:
@@ -434,11 +447,8 @@ def flash(board_name, port=None, install_profiles=False, force_port=False, out=p
     default goes in and the refused one is kept as profiles.json.bad, both
     said. A valid profiles.json of the person's own stays."""
     path, b = board_file(board_name)
-    files = build(path)
-    try:
+    with built(path) as files:
         return _flash(b, path, files, port, install_profiles, force_port, out, mip_index)
-    finally:
-        shutil.rmtree(os.path.dirname(files["main.py"]), ignore_errors=True)
 
 
 def _flash(b, path, files, port, install_profiles, force_port, out, mip_index):

@@ -42,24 +42,25 @@ def seconds_2000(t):
     return ((days * 24 + t[3]) * 60 + t[4]) * 60 + t[5]
 
 
+def civil_days(day):
+    """(year, month, day of month) of a day number, day 0 = 2000-01-01
+    (Howard Hinnant's civil_from_days, proleptic Gregorian; floor division
+    keeps it right before 2000 too). Small ints for any date a person logs."""
+    z = day + 730425                     # days from 0000-03-01 to 2000-01-01
+    era = z // 146097                    # 400-year eras
+    doe = z - era * 146097               # day of the era, 0-146096
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365     # year of the era, 0-399
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)                      # day of a year from March 1
+    mp = (5 * doy + 2) // 153            # month from March, 0-11
+    m = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (1 if m <= 2 else 0), m, doy - (153 * mp + 2) // 5 + 1
+
+
 def civil(s2000):
     """(year, month, day, hour, minute, second) from seconds since 2000."""
     days, rem = divmod(s2000, 86400)
-    y = 2000
-    while True:
-        n = 366 if _leap(y) else 365
-        if days < n:
-            break
-        days -= n
-        y += 1
-    m = 0
-    while True:
-        n = 29 if m == 1 and _leap(y) else _MDAYS[m]
-        if days < n:
-            break
-        days -= n
-        m += 1
-    return (y, m + 1, days + 1, rem // 3600, rem // 60 % 60, rem % 60)
+    y, m, d = civil_days(days)
+    return (y, m, d, rem // 3600, rem // 60 % 60, rem % 60)
 
 
 def iso(s2000):

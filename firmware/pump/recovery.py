@@ -59,6 +59,7 @@ Missed sessions (the same count for the plan and the report):
   kept a slot: one miss between the known sessions around it is marked
   "possibly kept" and not counted.
 """
+from pump.record import civil_days      # the firmware's one calendar (the records' dates too)
 
 DAY_S = 86400
 RECENT_DAYS = 7              # "recent" for a perfect history and for fault notes
@@ -97,22 +98,8 @@ FAULT_NOTES = {
 
 # -- dates and texts ---------------------------------------------------------------
 
-def civil(day):
-    """(year, month, day of month) of a day number (Howard Hinnant's
-    civil_from_days, proleptic Gregorian; floor division makes it right
-    before 2000 too)."""
-    z = day + 730425                     # days from 0000-03-01 to 2000-01-01
-    era = z // 146097                    # 400-year eras
-    doe = z - era * 146097               # day of the era, 0-146096
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365     # year of the era, 0-399
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)                      # day of a year from March 1
-    mp = (5 * doy + 2) // 153            # month from March, 0-11
-    m = mp + 3 if mp < 10 else mp - 9
-    return yoe + era * 400 + (1 if m <= 2 else 0), m, doy - (153 * mp + 2) // 5 + 1
-
-
 def date_text(day):
-    return "%04d-%02d-%02d" % civil(day)
+    return "%04d-%02d-%02d" % civil_days(day)
 
 
 def hm(t_s):
@@ -468,7 +455,7 @@ def mean(xs):
 
 
 def _vol_run(vols, end_day, n):
-    return ", ".join("%02d-%02d %s mL" % (civil(d)[1:] + (ml(vols[d]),)) for d in range(end_day - n, end_day + 1))
+    return ", ".join("%02d-%02d %s mL" % (civil_days(d)[1:] + (ml(vols[d]),)) for d in range(end_day - n, end_day + 1))
 
 
 # -- the plan ----------------------------------------------------------------------

@@ -109,8 +109,7 @@ def resident_code_bytes(board, modules):
     they stay in flash. The heap after boot less this is the frozen build's
     estimate (module dicts and the objects the app builds remain)."""
     from tools import deploy
-    files = deploy.build(board)
-    try:
+    with deploy.built(board) as files:
         total = 0
         for name in modules:
             dev = name.replace(".", "/")
@@ -118,9 +117,6 @@ def resident_code_bytes(board, modules):
                 if cand in files:
                     total += os.path.getsize(files[cand])
         return total
-    finally:
-        import shutil
-        shutil.rmtree(os.path.dirname(files["main.py"]), ignore_errors=True)
 
 
 def measure(board, timing="typical", image=None, out=print):
