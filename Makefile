@@ -16,7 +16,7 @@ RP2040_BOOTROM  ?= $(abspath ../shared/rp2040/bootrom-b1.bin)
 export MICROPYTHON_UF2 RP2040_BOOTROM
 
 .PHONY: help venv test test-rp2040 bench-rp2040 board-rp2040 soak sim bench flash profiles-check profiles-push profiles-pull logs repl clean
-.PHONY: report plan press
+.PHONY: report plan press wifi pair browser screenshots
 
 help:
 	@echo "make test    set up .venv and run every host check (core, parity, compile, properties)"
@@ -44,6 +44,11 @@ help:
 	@echo "             for mpremote: PORT=socket://127.0.0.1:7777 in the targets above; shows the board's console; Ctrl-C stops it"
 	@echo "make press BUTTON=start|stop|letdown|level_up|level_down|pause [LONG=1] [PORT=7777]"
 	@echo "             press a button of the board \`make board\` runs in another terminal (LONG=1: a long press)"
+	@echo "make wifi [SSID=home] [PASSWORD_FILE=f] [AP_PASSWORD_FILE=f] [PUMP_NAME=pump] [PORT=]   the phone app's Wi-Fi"
+	@echo "             (wifi.json on a board flashed with \"web\": true; no SSID: the board's own access point)"
+	@echo "make pair [PORT=] [ADDRESS=ip]   print the link (and QR code) that pairs a phone with the board"
+	@echo "make browser install Debian's chromium and chromedriver for the phone app's browser tests (apt-get)"
+	@echo "make screenshots   the phone app's pages at phone size, from the browser tests, into docs/img/"
 	@echo "make venv    only set up .venv, the MicroPython stubs and rp2040js (the targets above do it themselves)"
 	@echo "make clean   remove the virtual environment and build output"
 
@@ -151,6 +156,25 @@ logs: $(STAMP)
 
 repl: $(STAMP)
 	@$(PY) -m tools.deploy repl --port $(PORT)
+
+# The phone app (docs/web-app.md): Wi-Fi settings onto the board, the pairing link off it.
+wifi: $(STAMP)
+	$(PY) -m tools.phone wifi --port $(PORT) $(if $(SSID),--ssid "$(SSID)",) \
+		$(if $(PASSWORD_FILE),--password-file "$(PASSWORD_FILE)",) \
+		$(if $(AP_PASSWORD_FILE),--ap-password-file "$(AP_PASSWORD_FILE)",) $(if $(PUMP_NAME),--hostname "$(PUMP_NAME)",)
+
+pair: $(STAMP)
+	@$(PY) -m tools.phone pair --port $(PORT) $(if $(ADDRESS),--address $(ADDRESS),)
+
+# Headless Chromium for host_tests/test_web_browser.py (skipped without it, except in CI).
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q chromium chromium-driver; \
+	else echo "make browser: no apt-get here: install Chromium and its ChromeDriver yourself" >&2; exit 2; fi
+
+screenshots: $(STAMP) browser
+	WEB_SHOTS=docs/img WEB_BROWSER_REQUIRED=1 $(PY) -m pytest -p no:cacheprovider -n 0 host_tests/test_web_browser.py
 
 # -- the virtual board: mpremote connect socket://127.0.0.1:7777 ---------------
 # BOARD and PORT default to sim and 7777 here, whatever the targets above default to.

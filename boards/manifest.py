@@ -22,6 +22,15 @@ module("app.py", base_path="../firmware")
 module("books.py", base_path="../firmware")
 module("startup.py", base_path="../firmware")
 module("version.py", base_path="../firmware")
+# The phone app (boards with "web": true; on the others it only takes flash).
+package("web", base_path="../firmware")
+# microdot, the web framework it uses, from the folder that holds its
+# package (the pinned one: `.venv/bin/python -c "import microdot, os;
+# print(os.path.dirname(os.path.dirname(microdot.__file__)))"`). Without
+# MICRODOT_DIR it stays in the board's lib/, where make flash puts it.
+import os  # noqa: E402
+if os.environ.get("MICRODOT_DIR"):
+    package("microdot", base_path=os.environ["MICRODOT_DIR"])
 
 # What `make flash` installs with mip for a board file that names a display.
 require("ssd1306")

@@ -112,6 +112,8 @@ class App:
         self.books = Books(self.session, profiles, self.indicator, self.sensor, log, board_id, board.name, wall_s,
                            uptime0_s)
         self.log = log
+        self.rtc = getattr(hardware, "rtc", None)   # a clock module's driver (the phone app sets it)
+        self.web = board.web
 
     def step(self, now_ms):
         """One control tick at time now_ms (ticks_ms). Returns the outputs."""
@@ -210,13 +212,22 @@ class App:
         due = clock.ticks_ms()
         while True:
             self.step(clock.ticks_ms())
-            due = clock.ticks_add(due, self.tick_ms + self.stall_ms)
-            self.stall_ms = 0
-            wait = clock.ticks_diff(due, clock.ticks_ms())
+            due, wait = self.next_wait(due)
             if wait > 0:
                 clock.sleep_ms(wait)
-            elif wait < -10 * self.tick_ms:
-                due = clock.ticks_ms()          # far behind: resync, no burst of catch-up ticks
+
+    def next_wait(self, due):
+        """(the next tick's due time, ms to wait for it, 0 when late) after a
+        tick due at `due`; web/serve.py's loop waits the same way."""
+        clock = self.clock
+        due = clock.ticks_add(due, self.tick_ms + self.stall_ms)
+        self.stall_ms = 0
+        wait = clock.ticks_diff(due, clock.ticks_ms())
+        if wait > 0:
+            return due, wait
+        if wait < -10 * self.tick_ms:
+            due = clock.ticks_ms()              # far behind: resync, no burst of catch-up ticks
+        return due, 0
 
     def safe(self):
         """Motor off, valve vented (any exception path)."""
@@ -237,8 +248,15 @@ def release_boot_modules():
     factory) so the garbage collector frees their bytecode. Nothing the
     control loop uses refers to them: the profile data classes live in
     pump/model.py. A later import would simply load them again."""
+    release_modules(BOOT_MODULES)
+
+
+def release_modules(names):
+    """Forget the modules `names` (and their attribute on the parent
+    package), then collect: their bytecode leaves the heap once nothing
+    else refers to it."""
     import gc
-    for name in BOOT_MODULES:
+    for name in names:
         if sys.modules.pop(name, None) is not None:
             parent, _, child = name.rpartition(".")
             pkg = sys.modules.get(parent)

@@ -96,6 +96,9 @@ W_STATE = 1           # state.json
 W_CUR = 2             # session.cur: the open record
 W_END = 4             # the closed record into sessions.log, session.cur gone, state.json
 W_BEGIN = 3           # W_STATE | W_CUR: the start of a session
+W_NOTE = 8            # the phone's notes (volumes per breast, a remark) into notes.log
+# Notes waiting for a write (the web app refuses more: a flood cannot fill the heap).
+NOTES_WAITING = 4
 
 # Session time between two writes of session.cur while a session runs.
 CHECKPOINT_MS = 60000
@@ -135,6 +138,7 @@ class Books:
         self.record = Record()
         self.closed = Record()
         self.pending = 0
+        self.notes = []                  # note lines waiting for W_NOTE
         self.saved_ms = 0                # record.duration_ms when session.cur was last written
         self.writes = 0                  # write() calls that wrote something (tests, bench)
         self.seq = 0
@@ -160,6 +164,22 @@ class Books:
         """A start press in idle or done, before the session starts: a new
         record, its write requested (the app performs it in this tick)."""
         self.begin()
+
+    def note(self, line):
+        """A note from the phone (an encoded note record, web/link.py) to be
+        appended to notes.log by the next write. False when NOTES_WAITING
+        notes already wait or there is no log."""
+        if self.log is None or len(self.notes) >= NOTES_WAITING:
+            return False
+        self.notes.append(line)
+        self.pending |= W_NOTE
+        return True
+
+    def set_wall(self, wall_s):
+        """The wall clock is now wall_s (seconds since 2000, board local
+        time: the phone's clock). Uptime and the records' durations are
+        untouched; the schedule is looked at again within a second."""
+        self.wall0_s = wall_s - self.uptime_s
 
     def power_days(self):
         """Idle: power pumping once a day for the next days, on or off."""
@@ -218,6 +238,11 @@ class Books:
         elif p & W_STATE:
             self.pending = p & ~W_STATE
             log.save_state()
+        elif p & W_NOTE:
+            self.pending = p & ~W_NOTE
+            notes = self.notes
+            self.notes = []
+            log.notes(notes)
         else:
             self.pending = 0
             rec = self.record

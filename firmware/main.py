@@ -70,7 +70,17 @@ def main():
         _refuse(["boot failed: %r" % e])
     release_boot_modules()
     try:
-        app.run()
+        serve = None
+        if app.web:
+            try:
+                from web.serve import run as serve      # the phone app beside the control loop
+            except ImportError as e:
+                print("web: the phone app cannot start (%r): make flash installs it; the pump runs on its "
+                      "buttons" % e)
+        if serve is not None:
+            serve(app, rtc=app.rtc)
+        else:
+            app.run()
     finally:
         # Any exception, Ctrl-C included: PWM would keep its last duty in the
         # REPL (docs/design.md), so stop it here.

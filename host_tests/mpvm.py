@@ -15,6 +15,18 @@ FIRMWARE = os.path.join(ROOT, "firmware")
 FAKES = os.path.join(ROOT, "tools", "fakes")
 SIM_VM = os.path.join(ROOT, "tools", "sim", "vm")
 SCRIPTS = os.path.join(HERE, "vm_scripts")
+DEFAULT_PATHS = (FIRMWARE, FAKES, SIM_VM)
+
+
+def microdot_path(folder):
+    """A folder holding only the pinned microdot package (a link to the one
+    pip installed), for MICROPYPATH: the whole site-packages would let the
+    VM import CPython's packages."""
+    import microdot
+    link = os.path.join(str(folder), "microdot")
+    if not os.path.exists(link):
+        os.symlink(os.path.dirname(os.path.abspath(microdot.__file__)), link)
+    return str(folder)
 
 
 def binary():
@@ -25,7 +37,7 @@ def binary():
     return found
 
 
-def run(script, *args, paths=(FIRMWARE, FAKES, SIM_VM), timeout=600, heap="16m"):
+def run(script, *args, paths=DEFAULT_PATHS, timeout=600, heap="16m"):
     """Run `script` (a path) under MicroPython; return stdout (raises with
     stderr on a non-zero exit)."""
     env = dict(os.environ)
@@ -38,7 +50,7 @@ def run(script, *args, paths=(FIRMWARE, FAKES, SIM_VM), timeout=600, heap="16m")
     return proc.stdout
 
 
-def run_cpython(script, *args, paths=(FIRMWARE, FAKES, SIM_VM), timeout=600):
+def run_cpython(script, *args, paths=DEFAULT_PATHS, timeout=600):
     """The same script under this CPython, with the shim for `micropython`."""
     env = dict(os.environ)
     env["PYTHONPATH"] = ":".join(list(paths) + [os.path.join(ROOT, "tools", "cpython_shim")])

@@ -495,7 +495,10 @@ def test_a_build_holds_the_drivers_its_board_file_names_and_no_other(tmp_path):
     raw["web"] = True
     mine.write_text(json.dumps(raw))
     web = built(str(mine))
-    assert web - full == {"pump/recovery.mpy"} | {d for d in web if d.startswith("web/")}
+    assert web - full == {"pump/recovery.mpy", "web/page.html", "lib/microdot/__init__.mpy",
+                          "lib/microdot/microdot.mpy", "lib/microdot/helpers.mpy"} | {
+        d for d in web if d.startswith("web/") and d.endswith(".mpy")}
+    assert {"web/api.mpy", "web/serve.mpy", "web/pairing.mpy", "web/wifi.mpy"} <= web
 
 
 def test_a_board_file_naming_a_driver_that_was_not_flashed_is_refused_with_what_to_do(monkeypatch):

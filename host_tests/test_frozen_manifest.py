@@ -62,7 +62,8 @@ def firmware_modules():
     return out
 
 
-def test_the_manifest_freezes_every_firmware_module_but_main():
+def test_the_manifest_freezes_every_firmware_module_but_main(monkeypatch):
+    monkeypatch.delenv("MICRODOT_DIR", raising=False)
     frozen, _, _ = frozen_files()
     assert frozen == firmware_modules() - {"main.py"}
 
@@ -71,3 +72,12 @@ def test_the_manifest_keeps_the_ports_own_modules_and_the_display_driver():
     _, included, required = frozen_files()
     assert included == ["$(PORT_DIR)/boards/manifest.py"]
     assert "ssd1306" in required
+
+
+def test_microdot_is_frozen_from_the_folder_microdot_dir_names(monkeypatch):
+    import microdot
+    monkeypatch.setenv("MICRODOT_DIR", os.path.dirname(os.path.dirname(os.path.abspath(microdot.__file__))))
+    frozen, _, _ = frozen_files()
+    extra = frozen - firmware_modules()
+    assert {"microdot/__init__.py", "microdot/microdot.py", "microdot/helpers.py"} <= extra
+    assert all(p.startswith("microdot/") for p in extra)

@@ -472,3 +472,40 @@ def test_start_level_last_is_kept_across_a_power_cut(tmp_path):
         assert recs[0]["levels"]["stimulation"] == [1, 2, 3]
         assert recs[1]["levels"]["stimulation"] == second
         assert log.state["levels"] & 15 == second[0]
+
+
+def test_records_are_read_in_small_pieces_and_an_overlong_line_is_skipped(tmp_path):
+    """each_record (the history, the plan, a lost state.json) needs no block
+    larger than LINE_PIECE, keeps a valid line of any length up to
+    LINE_LIMIT and skips a longer one without losing the lines after it."""
+    ok = {"v": 1, "seq": 1, "pad": "x" * 3000}
+    big = {"v": 1, "seq": 2, "pad": "y" * 5000}
+    short = {"v": 1, "seq": 3}
+    path = tmp_path / "sessions.log"
+    path.write_text(encode(ok) + encode(big) + "torn, no CRC\n" + encode(short))
+    assert len(encode(ok)) > sessionlog.LINE_PIECE and len(encode(big)) > sessionlog.LINE_LIMIT
+
+    class Spy:
+        def __init__(self, f):
+            self.f = f
+            self.asked = []
+
+        def readline(self, n=-1):
+            self.asked.append(n)
+            return self.f.readline(n)
+
+        def close(self):
+            self.f.close()
+    spies = []
+    real_open = open
+
+    def spy_open(p, mode="r"):
+        spies.append(Spy(real_open(p, mode)))
+        return spies[-1]
+    sessionlog.open = spy_open
+    try:
+        got = list(sessionlog.each_record(str(path)))
+    finally:
+        del sessionlog.open
+    assert [r["seq"] for r in got] == [1, 3]
+    assert set(spies[0].asked) == {sessionlog.LINE_PIECE}

@@ -755,3 +755,55 @@ def test_report_of_sessions_that_are_not_on_any_chart_makes_no_matplotlib_warnin
         warnings.simplefilter("error")
         code, out, err = run(capsys, "--db", db, "report", "--out", tmp_path / "rep", "--now", "2024-05-03T07:00")
     assert code == 0 and err == "" and "time unknown: 1 session (pico #1)" in out
+
+
+# -- the phone's notes (notes.log, written by a web board) ------------------------------
+
+def note(seq, left=None, right=None, text=None, board=BOARD, at="2024-05-01T07:00:00"):
+    return {"v": 1, "kind": "note", "board": board, "seq": seq, "left_ml": left, "right_ml": right,
+            "note": text, "at": at}
+
+
+def test_the_phones_notes_are_imported_into_the_volumes_once(tmp_path, capsys):
+    db = tmp_path / "s.db"
+    logs = write(tmp_path / "sessions.log", [rec(1, T0), rec(2, T0 + timedelta(hours=3))])
+    notes = write(tmp_path / "notes.log", [note(1, 60, 45.5, "tired"), note(2, right=30), note(2, left=20),
+                                           note(1, text="better")])
+    code, out, err = run(capsys, "--db", db, "import", logs, notes)
+    assert code == 0 and "2 new, 0 already known; 4 notes from the phone applied, 0 already" in out, out + err
+    st = Store(str(db))
+    assert st.entry_row(BOARD, 1) == {"volume_ml": 105.5, "left_ml": 60, "right_ml": 45.5, "note": "better"}
+    assert st.entry_row(BOARD, 2) == {"volume_ml": 50, "left_ml": 20, "right_ml": 30, "note": None}
+    st.close()
+    # A later correction on the host is not undone by importing the same notes again.
+    assert run(capsys, "--db", db, "add", "1", "--board", BOARD, "--left-ml", "70")[0] == 0
+    code, out, err = run(capsys, "--db", db, "import", logs, notes)
+    assert code == 0 and "0 new, 2 already known; 0 notes from the phone applied, 4 already" in out
+    st = Store(str(db))
+    assert st.entry_row(BOARD, 1)["left_ml"] == 70
+    st.close()
+
+
+def test_a_bad_note_is_skipped_naming_the_field(tmp_path, capsys):
+    notes = write(tmp_path / "notes.log", [note(1, left=-5), note(1), note(0, left=5), dict(note(1, 5), kind="x"),
+                                           note(1, text="x" * 201), note(1, left=5)])
+    logs = write(tmp_path / "sessions.log", [rec(1, T0)])
+    code, out, err = run(capsys, "--db", tmp_path / "s.db", "import", logs, notes)
+    assert code == 1 and "1 note from the phone applied" in out
+    for why in ("notes.log:1: note: field left_ml: -5 is not null or a number of mL in 0-2000",
+                "notes.log:2: note: nothing in it", "notes.log:3: note: field seq: 0 is not a session number",
+                "notes.log:4: unknown record kind \"x\"", "notes.log:5: note: field note:"):
+        assert why in err, err
+
+
+def test_the_boards_own_note_lines_import(tmp_path, capsys):
+    """What firmware/web/link.py writes (pump.record.encode of its note) is a
+    record tools/sessions takes."""
+    from tools import paths
+    paths.use_firmware()
+    from pump.record import encode
+    path = tmp_path / "notes.log"
+    path.write_text(encode({"v": 1, "kind": "note", "board": BOARD, "seq": 1, "left_ml": 12.5, "right_ml": None,
+                            "note": "ok", "at": None}))
+    recs, probs = logfile.parse_file(str(path))
+    assert not probs and recs[0].is_note and recs[0].data["left_ml"] == 12.5

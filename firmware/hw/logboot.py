@@ -10,7 +10,7 @@ board counts on from its log; never a misread counter or record.
 """
 import os
 
-from hw.sessionlog import CURRENT, LOG, OLD_LOG, STATE
+from hw.sessionlog import CURRENT, LOG, OLD_LOG, STATE, each_record
 from hw.store import read_bytes, remove, set_aside
 from pump.record import decode, encode
 
@@ -186,19 +186,8 @@ def _recount(log):
 
 def records(log):
     """Every intact record, oldest first (the board reads them only to
-    count on after a lost state.json; tests). Lines are read in pieces
-    of at most 4 KB: a longer one fails its CRC, never fills the heap."""
+    count on after a lost state.json; tests)."""
     out = []
     for name in (OLD_LOG, LOG):
-        try:
-            with open(log.path(name), "rb") as f:
-                while True:
-                    line = f.readline(4096)
-                    if not line:
-                        break
-                    rec = decode(line)
-                    if isinstance(rec, dict):
-                        out.append(rec)
-        except OSError:
-            pass                            # missing (or a folder: boot moves it aside)
+        out.extend(each_record(log.path(name)))
     return out

@@ -15,16 +15,62 @@ harmless.
 - sessions.log: one line per record; before it would pass `max_bytes` it is
   renamed over sessions.1.log (the oldest records go), and nothing is
   written when the flash would drop below `min_free` bytes.
+- notes.log: what the phone adds to a session (volume per breast, a note),
+  one note record per line, the same format; kept the same way in
+  NOTES_MAX_BYTES with notes.1.log.
 """
 import os
 
 from hw.store import free_bytes, remove, write_atomic
-from pump.record import encode
+from pump.record import decode, encode
 
 LOG = "sessions.log"
 OLD_LOG = "sessions.1.log"
+NOTES = "notes.log"                 # the phone's notes (volumes, a remark), the same line format
+OLD_NOTES = "notes.1.log"
+NOTES_MAX_BYTES = 8192
 CURRENT = "session.cur"
 STATE = "state.json"
+LINE_PIECE = 512                    # bytes read at a time: never a large block of a fragmented heap
+LINE_LIMIT = 4096                   # a longer line fails its CRC anyway: skipped without being kept
+
+
+def each_record(path):
+    """The intact records of a log file, one at a time (torn or damaged lines
+    are skipped). A line is read in pieces of LINE_PIECE bytes, so that
+    reading needs no block larger than that (a Pico's heap after boot has
+    plenty of room but few large free runs), and one longer than LINE_LIMIT
+    is skipped without being kept. A file that is missing, a folder, or
+    fails to read gives what it gave up to there."""
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return
+    try:
+        while True:
+            line = f.readline(LINE_PIECE)
+            if not line:
+                break
+            if line[-1:] != b"\n":
+                parts = [line]
+                n = len(line)
+                while line and line[-1:] != b"\n":
+                    line = f.readline(LINE_PIECE)
+                    n += len(line)
+                    if n <= LINE_LIMIT:
+                        parts.append(line)
+                if n > LINE_LIMIT:
+                    continue
+                line = b"".join(parts)
+            rec = decode(line)
+            if isinstance(rec, dict):
+                yield rec
+    except OSError:
+        return
+    finally:
+        f.close()
+
+
 class SessionLog:
     def __init__(self, root="", max_bytes=16384, min_free=16384):
         self.root = root
@@ -99,21 +145,26 @@ class SessionLog:
         remove(self.path(CURRENT))
         self.save_state()
 
-    def _append(self, line):
-        if self._size(LOG) + len(line) > self.max_bytes and self._size(LOG):
-            os.rename(self.path(LOG), self.path(OLD_LOG))
+    def notes(self, lines):
+        """Append the phone's note lines to notes.log (one write)."""
+        self._safely(self._append, "".join(lines), NOTES, OLD_NOTES, NOTES_MAX_BYTES)
+
+    def _append(self, line, name=LOG, old=OLD_LOG, max_bytes=0):
+        max_bytes = max_bytes or self.max_bytes
+        if self._size(name) + len(line) > max_bytes and self._size(name):
+            os.rename(self.path(name), self.path(old))
         if not self._room(len(line) + 1):
             self.skipped += 1
             return False
-        size = self._size(LOG)
-        with open(self.path(LOG), "a") as f:
-            if size and not self._ends_with_newline(size):
+        size = self._size(name)
+        with open(self.path(name), "a") as f:
+            if size and not self._ends_with_newline(name, size):
                 f.write("\n")                   # a torn last line stays one bad line, not two
             f.write(line)
         return True
 
-    def _ends_with_newline(self, size):
-        with open(self.path(LOG), "rb") as f:
+    def _ends_with_newline(self, name, size):
+        with open(self.path(name), "rb") as f:
             f.seek(size - 1)
             return f.read(1) == b"\n"
 

@@ -69,6 +69,11 @@ FALLING_CONSULT_DAYS = 5     # ... and for rule 4
 AFTER_POWER_DAYS = 3         # days after the power-pumping days compared with the days before
 POWER_BLOCK_GAP_DAYS = 2     # power days at most this far apart are one block
 
+# Without a schedule in profiles.json the plan counts on one session every
+# 3 hours with 45 minutes' grace (the host's plan and the board's page alike).
+DEFAULT_EVERY_S = 3 * 3600
+DEFAULT_GRACE_S = 45 * 60
+
 SOURCE = 'docs/session-log.md "Recovery rules" (from docs/pump-figures.md "Programs")'
 # Rule n is RULES[n - 1]: (name, what it says).
 RULES = (

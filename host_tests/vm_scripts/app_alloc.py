@@ -14,33 +14,11 @@ import os
 import sys
 
 import machine
+from intplant import IntPlant
 
 WORK = sys.argv[1]
 TICKS = int(sys.argv[2])
 ROOT = os.getcwd()
-
-
-class IntPlant:
-    """Vacuum (Pa, int) from the motor duty and valve pin; the analog
-    sensor's pin in microvolts (XGZP6847A through the 2/3 divider)."""
-
-    def __init__(self, world):
-        self.w = world
-        self.v = 0
-
-    def uv(self):
-        return (4500000 - 40 * self.v) * 2 // 3
-
-    def step(self):
-        w = self.w
-        duty = w.pwm[16][1] if 16 in w.pwm else 0
-        v = self.v
-        if duty > 8000:
-            v += (duty - 8000) * (60000 - v) // 60000 * 10 // 60
-        if w.levels.get(17, 0) == 0:
-            v -= v * 10 // 40
-        v -= v // 4000
-        self.v = v if v > 0 else 0
 
 
 class Start:

@@ -289,6 +289,18 @@ class Bench:
         while busy():
             self.step()
 
+    def host(self, args):
+        """Run a host command (make flash, mpremote ...) while the chip runs;
+        its output, or RuntimeError with the end of it when it fails."""
+        import subprocess
+        from tools import paths
+        p = subprocess.Popen(args, cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.run_while(lambda: p.poll() is None)
+        text = p.stdout.read()
+        if p.wait():
+            raise RuntimeError(" ".join(str(a) for a in args[:5]) + ": " + text[-1500:])
+        return text
+
     def _button(self, name, pressed):
         if name not in self.button_pins:
             raise ValueError("board %s has no %s button" % (self.board["name"], name))

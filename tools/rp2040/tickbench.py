@@ -126,18 +126,10 @@ def measure(board, timing="typical", image=None, out=print):
         port = "socket://127.0.0.1:%d" % b.port
         b.run(1.5)
 
-        def host(args):
-            p = subprocess.Popen(args, cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            b.run_while(lambda: p.poll() is None)
-            text = p.stdout.read()
-            if p.wait():
-                raise RuntimeError(" ".join(args[:4]) + ": " + text[-800:])
-            return text
-
         if image is None:
             out("  %s: make flash through the emulated board ..." % board)
-            host(["make", "-s", "--no-print-directory", "flash", "BOARD=" + board, "PORT=" + port])
-            host(["make", "-s", "--no-print-directory", "profiles-push", "FILE=" + PROFILES, "PORT=" + port])
+            b.host(["make", "-s", "--no-print-directory", "flash", "BOARD=" + board, "PORT=" + port])
+            b.host(["make", "-s", "--no-print-directory", "profiles-push", "FILE=" + PROFILES, "PORT=" + port])
         out("  %s: %d s of ticks at %s flash timing ..." % (board, RUN_S, timing))
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
             f.write(HARNESS % {"seconds": RUN_S})

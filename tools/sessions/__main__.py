@@ -1,6 +1,7 @@
 """python -m tools.sessions [--db PATH] COMMAND ...
 
-  import FILE [FILE ...]   import the board's log files (sessions.1.log, sessions.log; any order)
+  import FILE [FILE ...]   import the board's log files (sessions.1.log, sessions.log; any order; and the
+                           phone's notes.1.log, notes.log: volumes per breast and a note, in that order)
   add SEQ [--board ID] [--volume-ml X] [--left-ml L] [--right-ml R] [--note TEXT]
                            what the pump cannot measure, for session SEQ (volume: the total,
                            or per breast; a total given with the sides must agree)
@@ -63,18 +64,26 @@ def cmd_import(st, args):
         problems.extend(probs)
     for p in problems:
         _err(str(p))
-    res = st.import_records(records)
+    notes = [r for r in records if r.is_note]
+    res = st.import_records([r for r in records if not r.is_note])
+    applied, known_notes, refused = st.import_notes(notes)
+    for rec, why in refused:
+        _err("%s: the phone's note for board %s session %d cannot be stored: %s" % (
+            rec.where, rec.data["board"], rec.data["seq"], why))
     for rec, keys in res.conflicts:
         _err("%s: board %s session %d was imported before with different content (%s); the first one is kept, "
              "this one is set aside (if the board's files were erased, its session numbers started again)" % (
                  rec.where, rec.data["board"], rec.data["seq"], ", ".join(keys)))
     line = "%d new, %d already known" % (len(res.new), len(res.known))
+    if notes:
+        line += "; %d note%s from the phone applied, %d already" % (len(applied), "" if len(applied) == 1 else "s",
+                                                                   len(known_notes))
     if problems:
         line += ", %d line%s skipped" % (len(problems), "" if len(problems) == 1 else "s")
     if res.conflicts:
         line += ", %d conflicting" % len(res.conflicts)
     print(line)
-    if status == 0 and (problems or res.conflicts):
+    if status == 0 and (problems or res.conflicts or refused):
         status = 1
     return status
 

@@ -52,6 +52,10 @@ class Record:
         return (self.data["board"], self.data["seq"])
 
     @property
+    def is_note(self):
+        return self.data.get("kind") == "note"
+
+    @property
     def where(self):
         return "%s:%d" % (self.path, self.line)
 
@@ -155,8 +159,44 @@ def _show(x):
     return s if len(s) <= 40 else s[:37] + "..."
 
 
+MAX_NOTE_ML = 2000
+MAX_NOTE_CHARS = 200
+
+
+def _ml_or_null(x):
+    if x is None:
+        return None
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= MAX_NOTE_ML:
+        return "%s is not null or a number of mL in 0-%d" % (_show(x), MAX_NOTE_ML)
+    return None
+
+
+def check_note(obj):
+    """(kind, reason) for a note record (notes.log, the phone's volumes and
+    remark for a session) that cannot be imported, or None."""
+    missing = [k for k in ("board", "seq", "left_ml", "right_ml", "note") if k not in obj]
+    if missing:
+        return INVALID, "note: missing fields: " + ", ".join(missing)
+    if not isinstance(obj["board"], str) or not obj["board"]:
+        return INVALID, "note: field board: %s is not a board id" % _show(obj["board"])
+    if type(obj["seq"]) is not int or obj["seq"] < 1:
+        return INVALID, "note: field seq: %s is not a session number" % _show(obj["seq"])
+    for k in ("left_ml", "right_ml"):
+        why = _ml_or_null(obj[k])
+        if why:
+            return INVALID, "note: field %s: %s" % (k, why)
+    n = obj["note"]
+    if n is not None and (not isinstance(n, str) or len(n) > MAX_NOTE_CHARS):
+        return INVALID, "note: field note: %s is not null or text of at most %d characters" % (
+            _show(n), MAX_NOTE_CHARS)
+    if obj["left_ml"] is None and obj["right_ml"] is None and n is None:
+        return INVALID, "note: nothing in it (no volume, no note)"
+    return None
+
+
 def check_record(obj):
-    """(kind, reason) for a parsed record that cannot be imported, or None."""
+    """(kind, reason) for a parsed record that cannot be imported, or None.
+    A note record ("kind": "note", notes.log) is checked by check_note."""
     if not isinstance(obj, dict):
         return INVALID, "not a record: the JSON is not an object"
     if "v" not in obj:
@@ -164,6 +204,10 @@ def check_record(obj):
     v = obj["v"]
     if v != VERSION or type(v) is not int:
         return VERSION_REFUSED, "record version %s is not supported (this tool reads %d)" % (_show(v), VERSION)
+    if "kind" in obj:
+        if obj["kind"] == "note":
+            return check_note(obj)
+        return INVALID, "unknown record kind %s" % _show(obj["kind"])
     missing = [k for k in FIELDS if k not in obj]
     if missing:
         return INVALID, "missing fields: " + ", ".join(missing)

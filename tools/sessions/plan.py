@@ -20,8 +20,8 @@ from pump import recovery  # noqa: E402
 
 SOURCE = recovery.SOURCE
 RULES = {n: r for n, r in enumerate(recovery.RULES, 1)}
-DEFAULT_EVERY_MIN = 180
-DEFAULT_GRACE_MIN = 45
+DEFAULT_EVERY_MIN = recovery.DEFAULT_EVERY_S // 60
+DEFAULT_GRACE_MIN = recovery.DEFAULT_GRACE_S // 60
 
 EPOCH = datetime(2000, 1, 1)         # the firmware's wall seconds count from here (pump/record.py)
 EPOCH_DAY = EPOCH.date()

@@ -80,6 +80,17 @@ CREATE TABLE IF NOT EXISTS boots (
     seen_at    TEXT    NOT NULL,
     PRIMARY KEY (board, boot)
 );
+-- The phone's notes read from the board's notes.log, each applied to
+-- `entries` once: importing the file again changes nothing (and does not
+-- undo a later `add`).
+CREATE TABLE IF NOT EXISTS board_notes (
+    board       TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,
+    record      TEXT    NOT NULL,          -- the note's JSON text as on the board
+    source      TEXT    NOT NULL,
+    imported_at TEXT    NOT NULL,
+    UNIQUE (board, record)
+);
 -- What was sent where (schema 2): one row per session and target (the
 -- Baby Buddy endpoint URL), with the id the target gave it, so exporting
 -- again sends only the sessions not sent yet.
@@ -294,6 +305,34 @@ class Store:
                      json.dumps(d["faults"]), rec.text, rec.crc, rec.where, now))
                 res.new.append(rec)
         return res
+
+    def import_notes(self, notes):
+        """Apply the phone's note records (notes.log) not applied before, in
+        order: the sides and the note they give, as `add --left-ml --right-ml
+        --note` would. Returns (applied, known, refused): refused holds
+        (record, reason) for volumes that cannot be stored."""
+        applied, known, refused = [], [], []
+        now = _now_text()
+        for rec in notes:
+            d = rec.data
+            row = self.db.execute("SELECT 1 FROM board_notes WHERE board = ? AND record = ?",
+                                  (d["board"], rec.text)).fetchone()
+            if row is not None:
+                known.append(rec)
+                continue
+            try:
+                old = self.entry_row(d["board"], d["seq"])
+                new = combine_volumes(old, None, d["left_ml"], d["right_ml"])
+            except VolumeError as e:
+                refused.append((rec, str(e)))
+                continue
+            note = d["note"] if d["note"] is not None else old["note"]
+            with self.db:
+                self._write_entry(d["board"], d["seq"], new, note, now)
+                self.db.execute("INSERT INTO board_notes VALUES (?, ?, ?, ?, ?)",
+                                (d["board"], d["seq"], rec.text, rec.where, now))
+            applied.append(rec)
+        return applied, known, refused
 
     # -- what the pump cannot measure -----------------------------------------
     def boards(self):

@@ -325,6 +325,7 @@ class FlashFS:
 import os  # noqa: E402  (tools/vboard/vm/os.py, on MICROPYPATH first)
 import machine  # noqa: E402  (tools/fakes/machine.py)
 import time  # noqa: E402,F401  (tools/fakes/time.py: loaded now, the firmware imports it later)
+import real_asyncio  # noqa: E402,F401  (asyncio on the port's own clock: tools/fakes/real_asyncio.py)
 import engine  # noqa: E402  (tools/sim/vm: Link, and through it plant, sensing, rng, devices)
 from plant import Plant  # noqa: E402
 from rng import Rng  # noqa: E402

@@ -564,7 +564,7 @@ class Server:
                "epoch_s": self.epoch_s, "poweron_ms": self.poweron_ms, "ticks_start": self.ticks_start,
                "seed": self.seed, "noise_pa": 0.3 * PA_PER_MMHG}
         env = dict(os.environ)
-        env["MICROPYPATH"] = ":".join([VM_LIB, paths.FAKES, paths.SIM_VM])
+        env["MICROPYPATH"] = ":".join([VM_LIB, paths.FAKES, paths.SIM_VM, ".frozen"])
         cfg_path = os.path.join(self.tmp, "vm%d.json" % self.vm_count)
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)

@@ -15,35 +15,10 @@ import json
 import sys
 
 import machine
+from intplant import IntPlant
 
 STATES = ("idle", "stimulation", "expression", "mixed", "rest", "paused", "fault")
 ROOT = sys.argv[-1] if sys.argv[-1].startswith("/") else "."
-
-
-class IntPlant:
-    """Vacuum in Pa (int) from the motor duty and valve level; the analog
-    sensor's pin voltage (XGZP6847A through a 2/3 divider) in microvolts."""
-
-    def __init__(self, world):
-        self.w = world
-        self.v = 0
-        self.broken = False
-
-    def uv(self):
-        if self.broken:
-            return 0
-        return (4500000 - 40 * self.v) * 2 // 3
-
-    def step(self):
-        w = self.w
-        duty = w.pwm[16][1] if 16 in w.pwm else 0
-        v = self.v
-        if duty > 8000:
-            v += (duty - 8000) * (60000 - v) // 60000 * 10 // 60
-        if w.levels.get(17, 0) == 0:
-            v -= v * 10 // 40
-        v -= v // 4000
-        self.v = v if v > 0 else 0
 
 
 def profiles_text(state):
