@@ -93,7 +93,7 @@ venv: $(STAMP) $(STUBS) $(RP2040_NPM)
 # Two workers (conftest.py says which cases share one); the longest
 # emulated-RP2040 cases (marked rp2040_long) run in `make test-rp2040`.
 test: $(STAMP) $(STUBS) $(RP2040_NPM)
-	$(PY) -m pytest -n 2 --dist loadgroup -m "not rp2040_long"
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not rp2040_long" --durations=15
 
 # The whole emulated-RP2040 layer (MicroPython 1.28 on rp2040js, through mpremote), long cases too.
 test-rp2040: $(STAMP) $(RP2040_NPM)

@@ -179,3 +179,43 @@ def test_the_flood_bench_runs_the_real_loop_and_server():
     r = bench_web.run_case("idle", "attacker", 1)
     assert r["ticks"] == 200 and r["median_us"] > 0 and r["max_us"] >= r["p99_us"] >= r["median_us"]
     assert r["answers"].get("429", 0) > 0 and r["refused"] >= 10
+
+
+def test_the_phones_clock_sets_the_books_the_rtc_and_a_clock_module():
+    from pump.record import seconds_2000
+    from web.link import Link, Refused
+
+    class Books:
+        uptime_s = 100
+        wall0_s = None
+
+        def set_wall(self, s):
+            self.wall0_s = s - self.uptime_s
+
+    class PortRTC:
+        set_to = None
+
+        def datetime(self, t):
+            PortRTC.set_to = t
+
+    class Machine:
+        RTC = PortRTC
+
+    class App:
+        books = Books()
+        machine = Machine()
+
+    class Module:
+        written = None
+
+        def write(self, t):
+            self.written = t
+    module = Module()
+    link = Link(App(), None, ("standard",), rtc=module)
+    t = [2026, 12, 3, 8, 30, 15]
+    assert link.set_clock(t) == seconds_2000(tuple(t))
+    assert App.books.wall0_s + Books.uptime_s == seconds_2000(tuple(t))
+    assert PortRTC.set_to == (2026, 12, 3, 3, 8, 30, 15, 0)             # Thursday: weekday 3
+    assert tuple(module.written) == tuple(t)
+    with pytest.raises(Refused):
+        link.set_clock([2026, 2, 30, 8, 0, 0])
