@@ -59,3 +59,12 @@ def run_cpython(script, *args, paths=DEFAULT_PATHS, timeout=600):
     if proc.returncode != 0:
         raise AssertionError("python %s failed (%d):\n%s" % (script, proc.returncode, proc.stderr[-4000:]))
     return proc.stdout
+
+
+def results(text):
+    """{check name: its PASS/FAIL line} of a vm_scripts check script's output."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("PASS ") or line.startswith("FAIL "):
+            out[line[5:].split(":")[0]] = line
+    return out

@@ -36,23 +36,15 @@ CHECKS = [
     "watchdog_fed_right_before_and_after_writes")]
 
 
-def results(text):
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("PASS ") or line.startswith("FAIL "):
-            name = line[5:].split(":")[0]
-            out[name] = line
-    return out
-
 
 @pytest.fixture(scope="module")
 def cpython(tmp_path_factory):
-    return results(mpvm.run_cpython(SCRIPT, str(tmp_path_factory.mktemp("flash_cp"))))
+    return mpvm.results(mpvm.run_cpython(SCRIPT, str(tmp_path_factory.mktemp("flash_cp"))))
 
 
 @pytest.fixture(scope="module")
 def micropython(tmp_path_factory):
-    return results(mpvm.run(SCRIPT, str(tmp_path_factory.mktemp("flash_mp"))))
+    return mpvm.results(mpvm.run(SCRIPT, str(tmp_path_factory.mktemp("flash_mp"))))
 
 
 @pytest.mark.parametrize("check", CHECKS)

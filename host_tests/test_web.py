@@ -36,13 +36,6 @@ MICROPYTHON_CHECKS = CHECKS + ["the_tick_with_the_web_app_allocates_nothing",
                                "dropped_connections_change_nothing_on_the_pump"]
 
 
-def results(text):
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("PASS ") or line.startswith("FAIL "):
-            out[line[5:].split(":")[0]] = line
-    return out
-
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
@@ -51,13 +44,13 @@ def lib(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cpython(tmp_path_factory, lib):
-    return results(mpvm.run_cpython(SCRIPT, str(tmp_path_factory.mktemp("flash_cp")),
+    return mpvm.results(mpvm.run_cpython(SCRIPT, str(tmp_path_factory.mktemp("flash_cp")),
                                     paths=mpvm.DEFAULT_PATHS + (lib,)))
 
 
 @pytest.fixture(scope="module")
 def micropython(tmp_path_factory, lib):
-    return results(mpvm.run(SCRIPT, str(tmp_path_factory.mktemp("flash_mp")), paths=mpvm.DEFAULT_PATHS + (lib,)))
+    return mpvm.results(mpvm.run(SCRIPT, str(tmp_path_factory.mktemp("flash_mp")), paths=mpvm.DEFAULT_PATHS + (lib,)))
 
 
 @pytest.mark.parametrize("check", CHECKS)
@@ -219,3 +212,17 @@ def test_the_phones_clock_sets_the_books_the_rtc_and_a_clock_module():
     assert tuple(module.written) == tuple(t)
     with pytest.raises(Refused):
         link.set_clock([2026, 2, 30, 8, 0, 0])
+
+
+def test_the_trace_numbers_start_again_before_they_leave_small_ints():
+    from web.link import SAMPLE_TICKS, SAMPLE_WRAP, SAMPLES, Link
+    assert SAMPLE_WRAP % SAMPLES == 0 and SAMPLE_WRAP < 1 << 30
+
+    class Out:
+        vacuum_pa = 1000
+        setpoint_pa = 2000
+    link = Link(None, None, ())
+    link.n = SAMPLE_WRAP - 1
+    for _ in range(2 * SAMPLE_TICKS):
+        link.sample(Out())
+    assert link.n == 1

@@ -9,17 +9,10 @@ import shutil
 import socket
 import time
 
+from tools.bench_web import free_port
 from tools.vboard.control import VirtualBoard
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def web_flash(folder, port, secret=None):

@@ -22,6 +22,9 @@ from web.remote import event_of
 
 SAMPLES = const(256)                 # the live trace: 256 samples
 SAMPLE_TICKS = const(5)              # one sample every 5 ticks (50 ms at 100 Hz): 12.8 s of trace
+# The samples' numbers start again at 0 after this many (9.7 days at 50 ms):
+# a multiple of SAMPLES, and a small int on a 32-bit port (no allocation per tick).
+SAMPLE_WRAP = const(SAMPLES * 65536)
 MAX_NOTE_CHARS = const(200)
 MAX_ML = const(2000)                 # per breast, as tools/sessions accepts
 NOTE_VERSION = const(1)
@@ -57,7 +60,7 @@ class Link:
         i = self.n % SAMPLES
         self.vac[i] = pa_to_mmhg_x10(out.vacuum_pa)
         self.set[i] = pa_to_mmhg_x10(out.setpoint_pa)
-        self.n += 1
+        self.n = self.n + 1 if self.n + 1 < SAMPLE_WRAP else 0
 
     # -- reads -------------------------------------------------------------------------
     def busy(self):
@@ -72,6 +75,8 @@ class Link:
         books = app.books
         log = books.log
         n = self.n
+        if since >= n:
+            since = -1                      # a page from before the numbers started again
         first = n - SAMPLES if n > SAMPLES else 0
         if since + 1 > first:
             first = since + 1
