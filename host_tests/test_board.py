@@ -10,7 +10,7 @@ from hw import board
 from pump.limits import mmhg_to_pa
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHIPPED = ["pico", "pico_w", "pico_w_web", "esp32_devkitc", "sim"]
+SHIPPED = ["pico", "pico_w", "pico_w_web", "esp32_devkitc", "esp32_wrover_web", "sim"]
 # Every board file in the folder, a builder's own included: `make test`
 # validates it too.
 BOARDS = sorted(f[:-5] for f in os.listdir(os.path.join(ROOT, "boards")) if f.endswith(".json"))

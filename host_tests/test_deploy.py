@@ -499,6 +499,8 @@ def test_a_build_holds_the_drivers_its_board_file_names_and_no_other(tmp_path):
                           "lib/microdot/microdot.mpy", "lib/microdot/helpers.mpy"} | {
         d for d in web if d.startswith("web/") and d.endswith(".mpy")}
     assert {"web/api.mpy", "web/serve.mpy", "web/pairing.mpy", "web/wifi.mpy"} <= web
+    # The shipped ESP32 web board: the DevKitC's build plus the same app.
+    assert built("esp32_wrover_web") - built("esp32_devkitc") == web - full
 
 
 def test_a_board_file_naming_a_driver_that_was_not_flashed_is_refused_with_what_to_do(monkeypatch):

@@ -78,7 +78,7 @@ def base():
 
 
 @pytest.mark.parametrize("change,message", [
-    (lambda d: d.update(board="uno"), 'board: "uno" is not a board in boards/ (esp32_devkitc, pico, pico_w, pico_w_web, sim)'),
+    (lambda d: d.update(board="uno"), 'board: "uno" is not a board in boards/ (esp32_devkitc, esp32_wrover_web, pico, pico_w, pico_w_web, sim)'),
     (lambda d: d.update(colour=1), "colour: unknown key"),
     (lambda d: d.pop("seed"), "seed: missing"),
     (lambda d: d.update(duration_s=-1), "duration_s: -1 is below the minimum 1"),

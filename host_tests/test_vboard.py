@@ -286,8 +286,8 @@ def test_loopback_only_and_nothing_left_behind(tmp_path):
 
 
 def test_make_board_with_a_bad_board_or_flash_says_so_in_one_line():
-    for args, says in ((["BOARD=nonexistent"], "BOARD=nonexistent: no such board in boards/ (esp32_devkitc, pico, "
-                                                "pico_w, pico_w_web, sim), and not a path to a .json file"),
+    for args, says in ((["BOARD=nonexistent"], "BOARD=nonexistent: no such board in boards/ (esp32_devkitc, "
+                                                "esp32_wrover_web, pico, pico_w, pico_w_web, sim), and not a path to a .json file"),
                        (["FLASH=/proc/nope"], "FLASH=/proc/nope: cannot hold the board's flash there")):
         r = subprocess.run(["make", "-s", "board"] + args, capture_output=True, text=True, cwd=ROOT, timeout=60)
         assert r.returncode != 0 and r.stderr.startswith(says), r.stderr

@@ -28,7 +28,7 @@ CHECKS = [
     "the_trace_keeps_the_last_256_samples", "the_phone_sets_the_clock", "history_and_plan_wait_while_pumping",
     "a_note_is_written_to_notes_log_at_the_next_tick", "the_history_shows_the_session_with_its_note",
     "bad_notes_are_refused", "a_bad_clock_is_refused", "the_plan_changes_after_a_missed_session",
-    "the_history_and_the_rules_leave_the_heap_after_answering",
+    "the_plan_lets_the_loop_run_between_the_timeline_and_the_rules", "the_history_and_the_rules_leave_the_heap_after_answering",
 ]
 # gc.mem_alloc() and stream writes that always yield: MicroPython only
 MICROPYTHON_CHECKS = CHECKS + ["the_tick_with_the_web_app_allocates_nothing",

@@ -155,3 +155,57 @@ def test_a_bad_wifi_json_is_refused_naming_the_key(raw, why):
 def test_defaults():
     cfg, errors = wifi.check(None)
     assert not errors and cfg["ssid"] is None and cfg["port"] == 80 and cfg["hostname"] == "pump"
+
+
+class QuietApp:
+    """What serve.run needs of the app when the web app cannot be built."""
+
+    def __init__(self):
+        self.clock = Clock()
+        self.buttons = "the board's buttons"
+        self.ran = 0
+
+    def run(self):
+        self.ran += 1
+
+
+def test_a_board_short_of_memory_for_the_web_app_pumps_on_its_buttons_and_says_so(tmp_path, monkeypatch, capsys):
+    from web import serve
+    app = QuietApp()
+
+    def short(app, rtc):
+        app.buttons = "wrapped"
+        raise MemoryError
+    import gc
+    monkeypatch.setattr(gc, "mem_free", lambda: 12345, raising=False)      # MicroPython's; CPython has none
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(serve, "make", short)
+    serve.run(app)
+    said = capsys.readouterr().out
+    assert app.ran == 1 and app.buttons == "the board's buttons"
+    assert "not enough memory for the phone app (12345 bytes free)" in said and "runs on its buttons" in said
+
+
+def test_a_board_with_too_little_heap_for_the_plan_says_so_at_start(tmp_path, monkeypatch, capsys):
+    import gc
+
+    from web import serve
+    app = QuietApp()
+
+    class Stop(Exception):
+        pass
+
+    def no_loop(coro):
+        coro.close()
+        raise Stop
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(serve, "make", lambda app, rtc: (None, None, None))
+    monkeypatch.setattr(serve.asyncio, "run", no_loop)
+    for free, warned in ((serve.ANSWER_ROOM_B - 1, True), (serve.ANSWER_ROOM_B, False)):
+        monkeypatch.setattr(gc, "mem_free", lambda: free, raising=False)
+        monkeypatch.setattr(gc, "mem_alloc", lambda: 1000, raising=False)
+        with pytest.raises(Stop):
+            serve.run(app)
+        said = capsys.readouterr().out
+        assert ("the history and the plan need about" in said) == warned, said
+        assert "%d free" % free in said

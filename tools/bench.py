@@ -79,7 +79,7 @@ def compile_firmware(dest):
     return total, files
 
 
-BOARDS = ("pico", "pico_w", "esp32_devkitc", "pico_w_web")
+BOARDS = ("pico", "pico_w", "esp32_devkitc", "pico_w_web", "esp32_wrover_web")
 BASELINE = os.path.join(paths.ROOT, "tools", "bench_baseline.json")
 
 

@@ -10,7 +10,8 @@ A session is kept as a small object (Past), not the record's dict: a full
 log is some 60 records, and the dicts would take several KB of a Pico W's heap.
 On an RP2040 a record costs some 30 ms to read and check (CRC, JSON): the
 history is sent record by record and the plan's reading pauses after
-each line, so the control task runs in between (web/serve.py).
+each line and once more before the rules decide, so the control task runs
+in between (web/serve.py).
 """
 from hw.sessionlog import LOG, NOTES, OLD_LOG, OLD_NOTES, each_record
 from pump.record import seconds_2000
@@ -121,7 +122,8 @@ def history_body(log, board_id, days, now_s):
 async def plan(log, board_id, schedule, now_s, pause):
     """What the recovery rules say now: {state, due_s, suggestions: [{rule,
     name, action, reason}], notes}. The log is read one line per stretch
-    (`await pause()` between them); the rules then run in one. now_s None:
+    (`await pause()` between them); the rules then run in two stretches,
+    the history's timeline and misses, then the plan. now_s None:
     the clock is not set, and the rules cannot count missed sessions."""
     if now_s is None:
         return {"state": "unknown", "due_s": None, "suggestions": [],
@@ -145,7 +147,9 @@ async def plan(log, board_id, schedule, now_s, pause):
     if sch is None:
         sch = _Default()
         said.append("profiles.json has no schedule: one session every 3 hours is assumed.")
-    p = recovery.make_plan(ss, sch, now_s)
+    h = recovery.History(ss, sch, now_s)
+    await pause()                   # the timeline and the misses, then the rules: two stretches
+    p = recovery.Plan(h)
     if not ss:
         said.append("No sessions on this board yet.")
     return {"state": p.state, "due_s": p.due_s,

@@ -25,6 +25,10 @@ from hw.store import read_text, write_atomic
 from web.pairing import Gate, new_secret, valid_secret
 
 KEY_FILE = "pair.key"
+# Heap the history and the plan take while they answer, over the built app's
+# (their modules, a record's buffers, the sessions): 47,776 bytes on the
+# emulated RP2040 with 60 sessions (tools/rp2040/webbench.py), rounded up.
+ANSWER_ROOM_B = 48 * 1024
 
 
 def secret(urandom, read=read_text, write=write_atomic):
@@ -98,11 +102,27 @@ def run(app, rtc=None):
         app.run()
         return
     port = cfg["port"]
-    link, server, _ = make(app, rtc)
     import gc
+    buttons = app.buttons
+    try:
+        link, server, _ = make(app, rtc)
+    except MemoryError:
+        # The pump does not need the phone: it keeps its own buttons, and
+        # the console says why the page will not answer.
+        app.buttons = buttons
+        link = server = None
+        gc.collect()
+        print("web: not enough memory for the phone app (%d bytes free): the pump runs on its buttons "
+              "(docs/web-app.md, Memory)" % gc.mem_free())
+        app.run()
+        return
     gc.collect()
+    free = gc.mem_free()
     # The figure docs/web-app.md asks a builder to read off a real board.
-    print("web: heap in use %d bytes, %d free" % (gc.mem_alloc(), gc.mem_free()))
+    print("web: heap in use %d bytes, %d free" % (gc.mem_alloc(), free))
+    if free < ANSWER_ROOM_B:
+        print("web: the history and the plan need about %d bytes more than is free: they may answer 503 "
+              "(docs/web-app.md, Memory)" % ANSWER_ROOM_B)
     # A board listens on its Wi-Fi; a host run (the virtual board) on loopback only.
     bind = "127.0.0.1" if mode == "host" else "0.0.0.0"
 

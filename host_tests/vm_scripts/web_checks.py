@@ -346,6 +346,25 @@ def c_plan_after_a_miss():
     ok = before["state"] == "not_due" and after["state"] == "overdue" and "pump-now" in rules \
         and "extra-session" in rules
     check("the_plan_changes_after_a_missed_session", ok, repr((before, after)))
+    from web import history
+    from pump import recovery
+    seen = []
+    real_history, real_plan = recovery.History, recovery.Plan
+    recovery.History = lambda *a: seen.append("timeline") or real_history(*a)
+    recovery.Plan = lambda h: seen.append("rules") or real_plan(h)
+
+    async def pause():
+        seen.append("pause")
+    books = b.app.books
+    try:
+        asyncio.run(history.plan(books.log, books.board_id, books.schedule, books.wall_now(), pause))
+    finally:
+        recovery.History, recovery.Plan = real_history, real_plan
+    check("the_plan_lets_the_loop_run_between_the_timeline_and_the_rules",
+          seen[-3:] == ["timeline", "pause", "rules"] and seen.count("pause") >= 2, repr(seen))
+    del history, recovery, real_history, real_plan
+    sys.modules.pop("web.history")
+    sys.modules.pop("pump.recovery")
     b.get("/api/history")
     loaded = [m for m in ("web.history", "pump.recovery") if m in sys.modules]
     check("the_history_and_the_rules_leave_the_heap_after_answering", not loaded, repr(loaded))

@@ -119,7 +119,10 @@ with open('sessions.log', 'rb') as f:
     for ln in f:
         t = H.session_of(decode(ln), bid)
         ss.append(recovery.Session(t.start_s, bid, t.seq, t.program, t.schedule, None, t.faults, t.end, t.at_least))
-stretch("plan_rules", lambda: recovery.make_plan(ss, H._Default(), 849600000), 3)
+stretch("plan_timeline", lambda: recovery.History(ss, H._Default(), 849600000), 3)
+hist = recovery.History(ss, H._Default(), 849600000)
+stretch("plan_rules", lambda: recovery.Plan(hist), 3)
+del hist
 del ss
 del good, bad
 gc.collect()
