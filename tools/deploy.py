@@ -67,6 +67,7 @@ class InputError(DeployError):
     each naming the file (exit status 2)."""
 
     def __init__(self, path, errors, what=""):
+        self.errors = list(errors)
         self.lines = ["%s: %s" % (path, e) for e in errors]
         super().__init__("\n".join(self.lines) + (("\n" + what) if what else ""))
 
@@ -656,8 +657,7 @@ def _anchor_boot(db, boot, seen_at, out):
     except StoreError:
         return
     try:
-        rows = st.db.execute("SELECT uptime_s, duration_s, start FROM sessions WHERE board = ? AND boot = ?",
-                             (boot["board"], boot["boot"])).fetchall()
+        rows = st.boot_sessions(boot["board"], boot["boot"])
         if any(r["uptime_s"] is not None and r["uptime_s"] + r["duration_s"] > up_s + 2 for r in rows):
             out("warning: the board has been running for more than 12 days since its last reset; its uptime has "
                 "wrapped and the sessions of this boot without a clock time stay unplaced")

@@ -110,7 +110,6 @@ def run(app, rtc=None):
         # The pump does not need the phone: it keeps its own buttons, and
         # the console says why the page will not answer.
         app.buttons = buttons
-        link = server = None
         gc.collect()
         print("web: not enough memory for the phone app (%d bytes free): the pump runs on its buttons "
               "(docs/web-app.md, Memory)" % gc.mem_free())

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 
+import fake_time
 import machine
 from fake_clock import ClockStop
 from plant import Plant
@@ -22,22 +23,7 @@ IS_CPYTHON = sys.implementation.name == "cpython"
 HERE = sys.argv[1] if len(sys.argv) > 1 else "."
 ROOT = os.getcwd()                    # the repository (the test runs us from there)
 RESULTS = []
-
-
-def fake_time():
-    """The fake `time` module: under MicroPython it already is `time` (on
-    MICROPYPATH); under CPython put it into sys.modules for main.py."""
-    if IS_CPYTHON:
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("time", os.path.join(ROOT, "tools", "fakes", "time.py"))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    import time
-    return time
-
-
-FTIME = fake_time()
+FTIME = fake_time.load()
 
 
 class Coupling:

@@ -26,6 +26,7 @@ broke:
 import os
 import sys
 
+import fake_time
 import machine
 from plant import Plant
 
@@ -35,20 +36,7 @@ NAMES = sys.argv[3:]
 ROOT = os.getcwd()
 FLASH = WORK + "/flash"
 LOG = "sessions.log"
-
-
-def fake_time():
-    if IS_CPYTHON:
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("time", ROOT + "/tools/fakes/time.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    import time
-    return time
-
-
-FTIME = fake_time()
+FTIME = fake_time.load()
 
 
 def isdir(p):

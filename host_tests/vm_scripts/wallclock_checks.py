@@ -6,24 +6,10 @@ argv[1]: an empty folder to use as the flash."""
 import os
 import sys
 
+import fake_time
 import machine
 
-IS_CPYTHON = sys.implementation.name == "cpython"
-ROOT = os.getcwd()
-
-
-def fake_time():
-    if IS_CPYTHON:
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("time", ROOT + "/tools/fakes/time.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    import time
-    return time
-
-
-FTIME = fake_time()
+FTIME = fake_time.load()
 FLASH = sys.argv[1]
 
 

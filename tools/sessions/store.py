@@ -410,6 +410,12 @@ class Store:
             self.db.execute("INSERT OR IGNORE INTO boots VALUES (?, ?, ?, ?)",
                             (board, boot, started.strftime(logfile.TIME_FORMAT), _now_text()))
 
+    def boot_sessions(self, board, boot):
+        """[{"uptime_s", "duration_s", "start"}] of the records of one boot
+        of a board, as imported (start None: no clock time)."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT uptime_s, duration_s, start FROM sessions WHERE board = ? AND boot = ?", (board, boot))]
+
     def boot_starts(self):
         return {(r["board"], r["boot"]): datetime.strptime(r["started"], logfile.TIME_FORMAT)
                 for r in self.db.execute("SELECT * FROM boots")}

@@ -166,11 +166,11 @@ def _text_problem(path):
     """None when `path` holds text the firmware would parse, else why not
     (the profiles file of a scenario goes onto the simulated flash)."""
     from pump import jsontext
+    from tools import deploy
     try:
-        with open(path, "rb") as f:
-            data = f.read(jsontext.MAX_BYTES + 1)
-    except OSError as e:
-        return "cannot read it (%s)" % (e.strerror or e)
+        data = deploy.read_input(path)
+    except deploy.InputError as e:
+        return "; ".join(e.errors)
     return jsontext.text(data)[1]
 
 
@@ -183,7 +183,7 @@ def load_file(path):
     try:
         data = deploy.read_input(path)
     except deploy.InputError as e:
-        return None, [line.split(": ", 1)[1] for line in e.lines]
+        return None, e.errors
     raw, why = jsontext.loads(data)
     if why is not None:
         return None, [why]
