@@ -15,7 +15,7 @@ MICROPYTHON_UF2 ?= $(abspath ../shared/rp2040/micropython-v1.28.0-RPI_PICO.uf2)
 RP2040_BOOTROM  ?= $(abspath ../shared/rp2040/bootrom-b1.bin)
 export MICROPYTHON_UF2 RP2040_BOOTROM
 
-.PHONY: help venv test test-rp2040 bench-rp2040 board-rp2040 soak sim bench flash profiles-check profiles-push profiles-pull logs repl clean
+.PHONY: help venv test test-rp2040 bench-rp2040 bench-rp2040-parts board-rp2040 soak sim bench flash profiles-check profiles-push profiles-pull logs repl clean
 .PHONY: report plan press wifi pair browser screenshots
 
 help:
@@ -103,6 +103,11 @@ test-rp2040: $(STAMP) $(RP2040_NPM)
 bench-rp2040: $(STAMP) $(RP2040_NPM)
 	@mkdir -p out
 	$(PY) -m tools.rp2040.tickbench --json out/bench-rp2040.json
+
+# Where a tick's time goes on the emulated Pico, per part and state (~5 min).
+bench-rp2040-parts: $(STAMP) $(RP2040_NPM)
+	@mkdir -p out
+	$(PY) -m tools.rp2040.tickparts --json out/bench-rp2040-parts.json
 
 # An emulated Pico for mpremote on socket://127.0.0.1:7777 (Ctrl-C stops it).
 board-rp2040: $(STAMP) $(RP2040_NPM)

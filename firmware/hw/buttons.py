@@ -4,14 +4,27 @@ Polled once per tick (a button is a slow signal; polling keeps interrupt
 handlers and their allocation out of the firmware). Buttons switch to ground
 with the internal pull-up by default (`active_low`). Debounce and the meaning
 of each press live in pump/buttons.py.
+
+On an RP2040 the quiet tick (every button released and settled, nearly
+every tick) reads all the buttons at once: SIO's GPIO_IN register holds
+the input level of every GPIO, bit n for GPIO n, and one `machine.mem32`
+read of it costs about 3 us on the chip where four `Pin.value()` calls
+cost some 120 us with their loop. Only when a button is at its pressed
+level do the pins and debouncers run.
 """
+from micropython import const
+
 from pump.buttons import PRESS_DOWN, PRESS_NONE, Debounce, event_for
+
+# RP2040 datasheet 2.3.1.7: SIO base 0xd0000000, GPIO_IN at offset 0x004.
+SIO_GPIO_IN = const(0xD0000004)
 
 
 class Buttons:
-    def __init__(self, pins, active_low=True, debounce_ms=30, long_ms=1500):
+    def __init__(self, pins, active_low=True, debounce_ms=30, long_ms=1500, gpio_in=None, gpios=()):
         """pins: a list indexed by BTN_*, None where the board has no such
-        button."""
+        button; gpio_in: rp2's machine.mem32 (None elsewhere) with gpios,
+        the buttons' GPIO numbers, for the one-read quiet check."""
         self.pins = pins
         self.pressed_level = 0 if active_low else 1
         self.debounce = [Debounce(debounce_ms, long_ms) if p is not None else None for p in pins]
@@ -22,11 +35,22 @@ class Buttons:
         # so no debouncer would change; a Python call costs ~10 us on a Pico).
         self.reads = tuple(p.value for p in pins if p is not None)
         self.quiet = False
+        self.gpio_in = gpio_in
+        self.mask = 0
+        for n in gpios:
+            self.mask |= 1 << n
+        # The register's button bits when none is pressed.
+        self.released_bits = self.mask if active_low else 0
 
     def poll(self, dt_ms, state):
         """Update every button; fills self.events[:self.count] with the
         session events this tick produced, and returns the count."""
         if self.quiet:
+            mem = self.gpio_in
+            if mem is not None:
+                if mem[SIO_GPIO_IN] & self.mask == self.released_bits:
+                    self.count = 0
+                    return 0
             lv = self.pressed_level
             for r in self.reads:
                 if r() == lv:

@@ -78,14 +78,20 @@ def make_rtc(machine, r, buses):
     return (DS3231 if r["type"] == "ds3231" else PCF8563)(i2c, bus=r["i2c"])
 
 
-def make_buttons(machine, b):
+def make_buttons(machine, b, port):
+    """On rp2 the buttons' quiet check reads SIO's GPIO_IN (hw/buttons.py);
+    the board file's pins are GPIO numbers there."""
     Pin = machine.Pin
     pull = Pin.PULL_UP if b["active_low"] else Pin.PULL_DOWN
     pins = []
+    gpios = []
     for name in BUTTON_NAMES:
         n = b.get(name)
         pins.append(Pin(n, Pin.IN, pull) if n is not None else None)
-    return Buttons(pins, b["active_low"], b["debounce_ms"], b["long_press_ms"])
+        if n is not None:
+            gpios.append(n)
+    gpio_in = machine.mem32 if port == "rp2" else None
+    return Buttons(pins, b["active_low"], b["debounce_ms"], b["long_press_ms"], gpio_in, gpios)
 
 
 def make_display(machine, d, buses):
@@ -117,7 +123,7 @@ def build(machine, board):
     motor = make_motor(machine, board.motor)
     buses = {}
     sensor = make_sensor(machine, board, buses)
-    buttons = make_buttons(machine, board.buttons)
+    buttons = make_buttons(machine, board.buttons, board.port)
     indicator = make_indicator(machine, board.indicator, buses)
     rtc = make_rtc(machine, board.rtc, buses) if board.rtc else None     # last: it joins an existing bus
     return Hardware(motor, valve, sensor, buttons, indicator, rtc)

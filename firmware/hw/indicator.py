@@ -37,10 +37,15 @@ FAULT_REPEAT_MS = const(10000)
 # blink-code periods 2-5 s): pattern time wraps here without a visible jump
 # and stays a small int however long the board runs.
 PATTERN_WRAP_MS = const(1260000)
-# Every pattern changes level only at multiples of this much pattern time,
-# so the LED is worked out once per EDGE_MS (and at once when what it shows
-# changes), not every tick: a tick costs ~10 us per Python call on a Pico.
+# Every pattern changes level only at multiples of this much pattern time.
+# The LED is worked out at its next change (and at once when what it
+# shows changes), not every tick: the update's full path costs several
+# hundred us on a Pico, its fast path a few tens. The blink codes and
+# flash groups are looked at every EDGE_MS; the one-interval patterns
+# (period, first `on` ms lit) know their next edge; a steady LED waits
+# HOLD_MS between looks.
 EDGE_MS = const(50)
+HOLD_MS = const(1000)
 
 
 def _flashes(t, n, period, on_ms=50, gap_ms=150):
@@ -77,6 +82,29 @@ def led_on(state, fault, notice, weak, t_ms, sched=0):
         t = t_ms % 2000
         return t < 600 or 800 <= t < 1000
     return t_ms % 3000 < 50
+
+
+def next_change_ms(state, notice, weak, t_ms, sched=0):
+    """Pattern time from t_ms until led_on() may give another level (> 0)."""
+    if state == STATE_RUNNING:
+        if not weak:
+            return HOLD_MS
+        period, on = 1000, 100
+    elif state == STATE_PAUSED:
+        period, on = 1000, 500
+    elif state == STATE_RESTING:
+        period, on = 2000, 200
+    elif state == STATE_DONE:
+        period, on = 1000, 100
+    elif state == STATE_FAULT or notice == FAULT_CONFIG_INVALID or notice == FAULT_WATCHDOG_RESET \
+            or sched == SCHED_MISSED:
+        return EDGE_MS - t_ms % EDGE_MS
+    elif sched == SCHED_DUE:
+        period, on = 2000, 1000
+    else:
+        period, on = 3000, 50
+    phase = t_ms % period
+    return on - phase if phase < on else period - phase
 
 
 class Indicator:
@@ -151,7 +179,7 @@ class Indicator:
             wait = 0                              # its own clock: every tick while it shows, then at once
         elif wait <= 0:
             self._show(led_on(st, out.fault, out.notice, out.weak, t, self.sched))
-            wait = EDGE_MS - t % EDGE_MS
+            wait = next_change_ms(st, out.notice, out.weak, t, self.sched)
         self.wait_ms = wait
         bz = self.buzzer
         if bz is not None and (self.beeps or self.tone_left > 0 or self.gap_left > 0 or self.buzzer_duty

@@ -72,6 +72,15 @@ class World:
             return self.inputs[pin_id]()
         return self.levels.get(pin_id, 0)
 
+    def input_level(self, pin_id):
+        """What the pin reads as an input: a device's drive, the pin's own
+        output, else its pull (pull-up 1, otherwise 0)."""
+        if pin_id in self.inputs:
+            return self.inputs[pin_id]()
+        if self.modes.get(pin_id) == Pin.OUT:
+            return self.levels.get(pin_id, 0)
+        return self.levels.get(pin_id, 1 if self.pulls.get(pin_id) == Pin.PULL_UP else 0)
+
     def pwm_duty(self, pin_id):
         p = self.pwm.get(pin_id)
         return p[1] if p is not None else 0
@@ -162,12 +171,7 @@ class Pin:
     def value(self, v=None):
         w = world
         if v is None:
-            if self.id in w.inputs:
-                return w.inputs[self.id]()
-            if w.modes.get(self.id) == Pin.OUT:
-                return w.levels.get(self.id, 0)
-            pull = w.pulls.get(self.id)
-            return w.levels.get(self.id, 1 if pull == Pin.PULL_UP else 0)
+            return w.input_level(self.id)
         w._write(self.id, 1 if v else 0)
         return None
 
@@ -376,6 +380,32 @@ class I2C:
 
 
 SoftI2C = I2C
+
+
+SIO_GPIO_IN = 0xD0000004            # RP2040 datasheet 2.3.1.7
+
+
+class _Mem32:
+    """machine.mem32, for the registers the firmware reads: on rp2 SIO's
+    GPIO_IN (bit n = the input level of GPIO n, 0-29). Any other address,
+    or another port, raises: a register the fake does not model must fail a
+    test, not read 0."""
+
+    def __getitem__(self, addr):
+        w = world
+        if w.port != "rp2" or addr != SIO_GPIO_IN:
+            raise ValueError("mem32[0x%x] is not modelled on %s" % (addr, w.port))
+        bits = 0
+        for pin_id in w.modes:
+            if type(pin_id) is int and 0 <= pin_id < 30 and w.input_level(pin_id):
+                bits |= 1 << pin_id
+        return bits
+
+    def __setitem__(self, addr, value):
+        raise ValueError("mem32[0x%x] writes are not modelled" % addr)
+
+
+mem32 = _Mem32()
 
 
 class WDT:

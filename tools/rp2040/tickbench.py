@@ -119,8 +119,10 @@ def resident_code_bytes(board, modules):
         return total
 
 
-def measure(board, timing="typical", image=None, out=print):
-    """{state: {median_us, worst_us, n}, stall: {...}, heap_bytes} for a board."""
+def drive(board, harness, timing="typical", image=None, out=print):
+    """Flash `board` on an emulated Pico (unless `image` holds one), run the
+    harness text there with mpremote while the bench presses the buttons
+    and injects the fault of SCRIPT, and return what it printed."""
     mpremote = os.path.join(paths.ROOT, ".venv", "bin", "mpremote")
     with Bench(board, image=image, listen=True, flash_timing=timing) as b:
         port = "socket://127.0.0.1:%d" % b.port
@@ -132,7 +134,7 @@ def measure(board, timing="typical", image=None, out=print):
             b.host(["make", "-s", "--no-print-directory", "profiles-push", "FILE=" + PROFILES, "PORT=" + port])
         out("  %s: %d s of ticks at %s flash timing ..." % (board, RUN_S, timing))
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-            f.write(HARNESS % {"seconds": RUN_S})
+            f.write(harness)
             script = f.name
         p = subprocess.Popen([mpremote, "connect", port, "run", script], cwd=paths.ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -158,7 +160,13 @@ def measure(board, timing="typical", image=None, out=print):
         text = p.stdout.read()
         os.unlink(script)
         if p.returncode:
-            raise RuntimeError("harness failed: " + text[-800:])
+            raise RuntimeError("harness failed: " + text[-3000:])
+    return text
+
+
+def measure(board, timing="typical", image=None, out=print):
+    """{state: {median_us, worst_us, n}, stall: {...}, heap_bytes} for a board."""
+    text = drive(board, HARNESS % {"seconds": RUN_S}, timing, image, out)
     heap = [int(x) for x in text.split("HEAP", 1)[1].split()[:2]]
     resident = text.split("MODS", 1)[1].split("\n", 1)[0].split()
     samples = []
