@@ -28,6 +28,7 @@ help:
 	@echo "make test-rp2040   only the emulated-RP2040 layer (MicroPython 1.28 for the Pico on rp2040js)"
 	@echo "             (MICROPYTHON_UF2=path/to/RPI_PICO.uf2 RP2040_BOOTROM=path/to/bootrom-b1.bin; docs/rp2040.md: where to get them)"
 	@echo "make bench-rp2040  tick cost per state, loop stalls and heap on the emulated Pico"
+	@echo "make bench-rp2040-parts  where a tick's time goes, per part and state, on the emulated Pico"
 	@echo "make board-rp2040 [BOARD=pico] [PORT=7777] [IMAGE=f] [SAVE=f]   an emulated Pico for mpremote"
 	@echo "make flash BOARD=pico [PORT=auto] [PROFILES=1]   compile and copy the firmware with mpremote"
 	@echo "make profiles-check FILE=...   validate a profiles file with the firmware's own validator"
