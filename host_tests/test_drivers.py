@@ -207,6 +207,14 @@ def test_rp2_quiet_ticks_read_one_register_and_no_pin(world, port, pins, monkeyp
     assert press(world, b, pins[3], 100, STATE_RUNNING) == [EV_LEVEL_DOWN]
 
 
+def test_a_register_check_without_the_buttons_gpio_numbers_is_refused(world):
+    """An empty mask would read every tick as "all released": no press,
+    not even stop, would ever reach the debouncers."""
+    pins = [machine.Pin(10, machine.Pin.IN, machine.Pin.PULL_UP)]
+    with pytest.raises(ValueError):
+        Buttons(pins, gpio_in=machine.mem32, gpios=())
+
+
 def test_two_buttons_in_one_tick(world):
     b = make_buttons(world)
     world.levels[12] = 0

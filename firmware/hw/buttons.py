@@ -8,9 +8,10 @@ of each press live in pump/buttons.py.
 On an RP2040 the quiet tick (every button released and settled, nearly
 every tick) reads all the buttons at once: SIO's GPIO_IN register holds
 the input level of every GPIO, bit n for GPIO n, and one `machine.mem32`
-read of it costs about 3 us on the chip where four `Pin.value()` calls
-cost some 120 us with their loop. Only when a button is at its pressed
-level do the pins and debouncers run.
+read of it costs about 3 us on the chip: the quiet poll took 63 us
+(emulated Pico, idle) against 91 with four `Pin.value()` calls and their
+loop. Only when a button is at its pressed level do the pins and
+debouncers run.
 """
 from micropython import const
 
@@ -39,6 +40,8 @@ class Buttons:
         self.mask = 0
         for n in gpios:
             self.mask |= 1 << n
+        if gpio_in is not None and not self.mask:
+            raise ValueError("buttons: the register check needs the buttons' GPIO numbers")
         # The register's button bits when none is pressed.
         self.released_bits = self.mask if active_low else 0
 
@@ -51,13 +54,14 @@ class Buttons:
                 if mem[SIO_GPIO_IN] & self.mask == self.released_bits:
                     self.count = 0
                     return 0
-            lv = self.pressed_level
-            for r in self.reads:
-                if r() == lv:
-                    break
             else:
-                self.count = 0
-                return 0
+                lv = self.pressed_level
+                for r in self.reads:
+                    if r() == lv:
+                        break
+                else:
+                    self.count = 0
+                    return 0
         n = 0
         i = 0
         quiet = True

@@ -32,6 +32,15 @@ from tools.rp2040.bench import Bench
 PROFILES = os.path.join(paths.ROOT, "host_tests", "rp2040", "profiles_bench.json")
 STATES = ("idle", "stimulation", "expression", "mixed", "rest", "paused", "fault")
 
+# The harnesses' pacing, as App.run() does it: the next tick one tick_ms
+# after the last one was due, resynced when far behind.
+PACE = """    due = clock.ticks_add(due, tick)
+    w = clock.ticks_diff(due, clock.ticks_ms())
+    if w > 0:
+        clock.sleep_ms(w)
+    elif w < -10 * tick:
+        due = clock.ticks_ms()"""
+
 # Runs on the board. Allocation here is the harness's, never the tick's:
 # the timings go into preallocated arrays.
 HARNESS = r"""
@@ -62,12 +71,7 @@ while i < N:
     st[i] = out.state
     md[i] = out.mode + 1
     i += 1
-    due = clock.ticks_add(due, tick)
-    w = clock.ticks_diff(due, clock.ticks_ms())
-    if w > 0:
-        clock.sleep_ms(w)
-    elif w < -10 * tick:
-        due = clock.ticks_ms()
+%(pace)s
 app.safe()
 # The watchdog runs since the first session and cannot be stopped: feed it
 # while the samples go out over USB.
@@ -166,7 +170,7 @@ def drive(board, harness, timing="typical", image=None, out=print):
 
 def measure(board, timing="typical", image=None, out=print):
     """{state: {median_us, worst_us, n}, stall: {...}, heap_bytes} for a board."""
-    text = drive(board, HARNESS % {"seconds": RUN_S}, timing, image, out)
+    text = drive(board, HARNESS % {"seconds": RUN_S, "pace": PACE}, timing, image, out)
     heap = [int(x) for x in text.split("HEAP", 1)[1].split()[:2]]
     resident = text.split("MODS", 1)[1].split("\n", 1)[0].split()
     samples = []

@@ -10,17 +10,18 @@ the harness first replaces each part's method on its instance (the sensor's
 poll, the buttons, Session.tick and its monitor, cycle, controller and
 outputs, the books, the indicator) with a wrapper that adds the call's
 `ticks_us()` span to that part's sum for the tick; per state it prints the
-mean per tick of every part. A wrapper costs a call and two clock reads
-(printed as the wrapper's own cost, measured on a no-op): a part's figure
-includes the wrappers of the parts inside it, and the whole tick here is
-slower than tickbench's by all of them. Ticks over 5 ms (the flash writes)
+mean per tick of every part. A wrapper costs a call, two clock reads and
+a sum (printed: a no-op's call with and without one): a part's figure
+includes the wrappers of the parts inside it, the whole tick here is
+slower than tickbench's by all of them, and "App.step itself" (the tick
+less its top-level parts) holds its own parts' wrappers. Ticks over 5 ms (the flash writes)
 are left out.
 """
 import argparse
 import sys
 
 from tools.rp2040 import chip
-from tools.rp2040.tickbench import RUN_S, STATES, drive, name_of
+from tools.rp2040.tickbench import PACE, RUN_S, STATES, drive, name_of
 
 # (key, object path on the board, method, arity), outer parts first.
 PARTS = [
@@ -86,13 +87,16 @@ class Noop:
     def f(self):
         return 0
 n0 = Noop()
+def calls():
+    i = 0
+    t = us()
+    while i < 200:
+        n0.f()
+        i += 1
+    return diff(us(), t)
+bare = calls()
 wrap(n0, "f", 0, 0)
-i = 0
-t = us()
-while i < 200:
-    n0.f()
-    i += 1
-print("OVH", cur[0] // 200)
+print("OVH", (calls() - bare) // 200)
 cur[0] = 0
 N = %(seconds)d * 1000 // app.tick_ms
 tick = app.tick_ms
@@ -116,12 +120,7 @@ while i < N:
         cur[j] = 0
         j += 1
     i += 1
-    due = clock.ticks_add(due, tick)
-    w = clock.ticks_diff(due, clock.ticks_ms())
-    if w > 0:
-        clock.sleep_ms(w)
-    elif w < -10 * tick:
-        due = clock.ticks_ms()
+%(pace)s
 app.safe()
 wdt = app.wdt
 b = 0
@@ -139,7 +138,8 @@ def harness():
     wraps = []
     for k, (_, path, method, arity) in enumerate(PARTS):
         wraps.append("wrap(%s, %r, %d, %d)" % (path, method, k, arity))
-    return HARNESS % {"k": len(PARTS), "buckets": BUCKETS, "wraps": "\n".join(wraps), "seconds": RUN_S}
+    return HARNESS % {"k": len(PARTS), "buckets": BUCKETS, "wraps": "\n".join(wraps), "seconds": RUN_S,
+                      "pace": PACE}
 
 
 def measure(board, timing="typical", out=print):
@@ -174,7 +174,7 @@ def measure(board, timing="typical", out=print):
 def table(result, out=print):
     names = [s for s in STATES if s in result["states"]]
     keys = [p[0] for p in PARTS] + ["App.step itself", "whole tick (wrapped)"]
-    out("%s: mean us per tick by part (each wrapper costs %d us, counted in its caller)"
+    out("%s: mean us per tick by part (each wrapper adds %d us, counted in its caller)"
         % (result["board"], result["wrapper_us"]))
     out("%-24s" % "part" + "".join("%12s" % s for s in names))
     for key in keys:
