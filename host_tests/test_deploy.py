@@ -520,3 +520,52 @@ def test_a_board_file_naming_a_driver_that_was_not_flashed_is_refused_with_what_
         boot(machine, machine.world.clock, files.get)
     assert e.value.errors[0].startswith("board.json: names a part whose driver is not on the board")
     assert "make flash BOARD=" in e.value.errors[0]
+
+
+# The modules whose functions run on every tick: their hot functions are
+# @micropython.native (issue 13: about a third of the tick on an RP2040).
+TICK_MODULES = ("app.mpy", "books.mpy", "pump/session.mpy", "pump/safety.mpy", "pump/control.mpy", "pump/cycle.mpy",
+                "pump/record.mpy", "hw/indicator.mpy", "hw/buttons.mpy", "hw/sensors/__init__.mpy")
+
+
+def mpy_arch(path):
+    """The native arch an .mpy file's header names (0: bytecode only)."""
+    with open(path, "rb") as f:
+        head = f.read(3)
+    assert head[:2] == b"M\x06", path
+    return head[2] >> 2
+
+
+@pytest.mark.parametrize("board,arch", [("pico", "armv6m"), ("pico_w", "armv6m"), ("esp32_devkitc", "xtensawin")])
+def test_the_tick_is_built_as_native_code_for_the_boards_arch(board, arch):
+    with deploy.built(board) as files:
+        for m in TICK_MODULES:
+            assert deploy.NATIVE_ARCHS[mpy_arch(files[m])] == arch, m
+        assert mpy_arch(files["version.mpy"]) == 0       # nothing native there: plain bytecode
+
+
+def test_the_arch_comes_from_the_boards_own_mpy_word():
+    # sys.implementation._mpy: bits 10 and up are the arch, below the version.
+    assert deploy.native_arch(4 << 10 | 0x306) == "armv6m"
+    assert deploy.native_arch(10 << 10 | 0x306) == "xtensawin"
+    assert deploy.native_arch(2 << 10 | 0x306) == "x64"
+    assert deploy.native_arch(0x306) is None
+    assert deploy.native_arch(63 << 10 | 0x306) is None
+
+
+def test_a_board_without_native_code_is_refused_before_anything_is_copied(monkeypatch):
+    monkeypatch.setattr(deploy, "reset_first", lambda board: {"sysname": "rp2", "machine": "RP2040 (no emitter)",
+                                                              "mpy": 0x306, "files": {}, "tops": {}})
+    built = []
+    monkeypatch.setattr(deploy, "built", lambda *a: built.append(a))
+    with pytest.raises(deploy.DeployError) as e:
+        deploy.flash("pico", "socket://127.0.0.1:9", out=quiet)
+    assert "runs no native code" in str(e.value) and built == []
+
+
+def test_the_virtual_board_gets_native_code_for_the_arch_it_reports(sim):
+    # The virtual board is the unix port (x64) playing an rp2: a build for
+    # the port's armv6m would not import there, one for what it reports
+    # does (the sim fixture's flash booted it and read its version back).
+    for m in TICK_MODULES:
+        assert deploy.NATIVE_ARCHS[mpy_arch(os.path.join(sim.flash, m))] == "x64", m

