@@ -30,7 +30,8 @@ def web_flash(folder, port, secret=None):
     with open(board_path, "w") as f:
         json.dump(board, f)
     flash = os.path.join(folder, "flash")
-    with deploy.built(board_path) as files:
+    from tools.vboard.server import native_arch
+    with deploy.built(board_path, native_arch()) as files:
         for dev, src in files.items():
             dst = os.path.join(flash, dev)
             os.makedirs(os.path.dirname(dst), exist_ok=True)

@@ -67,6 +67,17 @@ def micropython_binary():
     return found
 
 
+def native_arch():
+    """The -march a build for this virtual board needs: the unix port's own
+    arch (what `make flash` reads from the board; for a flash folder filled
+    without mpremote)."""
+    import subprocess
+    from tools import deploy
+    word = subprocess.run([micropython_binary(), "-c", "import sys; print(sys.implementation._mpy)"],
+                          capture_output=True, text=True, check=True).stdout
+    return deploy.native_arch(int(word))
+
+
 def load_board_file(board):
     path = board if board.endswith(".json") else os.path.join(paths.BOARDS, board + ".json")
     with open(path) as f:
