@@ -28,7 +28,6 @@ imported inside boot() only: main.py calls release_boot_modules()
 afterwards so that their bytecode, some 30 KB, leaves the heap of a board
 that must run for hours.
 """
-import micropython
 import sys
 
 from books import Books
@@ -116,7 +115,6 @@ class App:
         self.rtc = getattr(hardware, "rtc", None)   # a clock module's driver (the phone app sets it)
         self.web = board.web
 
-    @micropython.native
     def step(self, now_ms):
         """One control tick at time now_ms (ticks_ms). Returns the outputs."""
         dt = 0 if self.last_ms is None else self.clock.ticks_diff(now_ms, self.last_ms)

@@ -85,7 +85,6 @@ Per tick (`tick()`) everything is integer arithmetic and allocates nothing;
 `write()` allocates (JSON text) and blocks, by design only in the ticks
 above.
 """
-import micropython
 from pump.codes import (END_AUTO_OFF, END_FAULT, END_STOP, STATE_DONE, STATE_FAULT, STATE_IDLE, STATE_PAUSED,
                         STATE_RESTING, STATE_RUNNING)
 from pump.limits import mmhg_to_pa
@@ -192,7 +191,6 @@ class Books:
         self.choose_program()
 
     # -- every tick (integers only, no allocation) --------------------------------
-    @micropython.native
     def tick(self, dt, out, reading):
         """After the outputs are applied: ambient, state changes, the record,
         the clock and the schedule, and the checkpoint request."""
@@ -352,7 +350,6 @@ class Books:
                 if st == STATE_IDLE or st == STATE_DONE:
                     self.choose_program()
 
-    @micropython.native
     def track_ambient(self, dt, state, reading):
         if state != STATE_IDLE and state != STATE_DONE:
             self.vented_ms = 0

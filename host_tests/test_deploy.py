@@ -522,8 +522,9 @@ def test_a_board_file_naming_a_driver_that_was_not_flashed_is_refused_with_what_
     assert "make flash BOARD=" in e.value.errors[0]
 
 
-# The modules whose functions run on every tick: their hot functions are
-# @micropython.native (issue 13: about a third of the tick on an RP2040).
+# The modules whose functions run on every tick: make flash compiles their
+# hot functions as @micropython.native (issue 13: about a third of the tick
+# on an RP2040); the source itself stays plain Python.
 TICK_MODULES = ("app.mpy", "books.mpy", "pump/session.mpy", "pump/safety.mpy", "pump/control.mpy", "pump/cycle.mpy",
                 "pump/record.mpy", "hw/indicator.mpy", "hw/buttons.mpy", "hw/sensors/__init__.mpy")
 
@@ -569,3 +570,49 @@ def test_the_virtual_board_gets_native_code_for_the_arch_it_reports(sim):
     # does (the sim fixture's flash booted it and read its version back).
     for m in TICK_MODULES:
         assert deploy.NATIVE_ARCHS[mpy_arch(os.path.join(sim.flash, m))] == "x64", m
+
+
+def test_the_firmware_source_itself_has_no_native_code():
+    # A bare mpy-cross (no -march) compiles every file: test_mpy_cross.py.
+    for rel in deploy.NATIVE_FUNCTIONS:
+        with open(os.path.join(paths.FIRMWARE, rel)) as f:
+            assert "@micropython.native" not in f.read(), rel
+
+
+SOURCE = """class A:
+    def __init__(self):
+        self.x = 1
+
+    # -- every tick
+    def tick(self):
+        return self.x
+
+    def other(self):
+        pass
+
+
+class B:
+
+    def tick(self):
+        raise ValueError
+"""
+
+
+def test_the_native_decorator_keeps_every_line_number_and_comment():
+    text = deploy.with_native(SOURCE, ("A.tick", "B.tick"))
+    old, new = SOURCE.split("\n"), text.split("\n")
+    assert len(new) == len(old)
+    assert new[4] == "    @micropython.native  # -- every tick" and new[5] == old[5]
+    assert new[13] == "    @micropython.native" and new[14] == "    def tick(self):"
+    assert [i for i in range(len(old)) if old[i] != new[i]] == [4, 13]
+
+
+def test_a_native_function_that_is_gone_or_crowded_is_refused():
+    with pytest.raises(deploy.DeployError) as e:
+        deploy.with_native(SOURCE, ("A.missing",), "x.py")
+    assert "x.py: no method A.missing" in str(e.value)
+    with pytest.raises(deploy.DeployError):
+        deploy.with_native(SOURCE, ("C.tick",), "x.py")          # no such class
+    with pytest.raises(deploy.DeployError) as e:
+        deploy.with_native(SOURCE, ("A.__init__",), "x.py")      # the class line right above
+    assert "blank or comment line" in str(e.value)

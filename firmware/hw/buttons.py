@@ -13,7 +13,6 @@ read of it costs about 3 us on the chip: the quiet poll took 63 us
 loop. Only when a button is at its pressed level do the pins and
 debouncers run.
 """
-import micropython
 from micropython import const
 
 from pump.buttons import PRESS_DOWN, PRESS_NONE, Debounce, event_for
@@ -46,7 +45,6 @@ class Buttons:
         # The register's button bits when none is pressed.
         self.released_bits = self.mask if active_low else 0
 
-    @micropython.native
     def poll(self, dt_ms, state):
         """Update every button; fills self.events[:self.count] with the
         session events this tick produced, and returns the count."""

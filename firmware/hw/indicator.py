@@ -19,7 +19,6 @@ program N is selected (1 standard, 2 power, 3 catch_up, ...), and sounds a
 long tone on a trip, repeated every 10 s while the fault stands. The LED
 flashes the program number the same way when one is selected in idle.
 """
-import micropython
 from micropython import const
 
 from pump.schedule import SCHED_DUE, SCHED_MISSED
@@ -132,7 +131,6 @@ class Indicator:
         self.notice = FAULT_NONE
         self.calm = False               # nothing sounds or shows on its own clock (update's fast path)
 
-    @micropython.native
     def update(self, dt_ms, out):
         """Once per tick, after the outputs are applied. Most ticks change
         nothing the person can see or hear: when nothing sounds, no program

@@ -22,7 +22,6 @@ Integer PI with feed-forward, anti-windup and a per-cycle peak correction:
 All arithmetic is on small ints (< 2^30 on a 32-bit port). Gains are integer
 ratios; errors are Pa (<= 40 kPa), dt is clamped to DT_MAX_MS.
 """
-import micropython
 from micropython import const
 
 DUTY_MAX = const(65535)
@@ -88,7 +87,6 @@ class Control:
                 self.trims[mode] = self.trims[mode] * target_pa // old
             self.trim_targets[mode] = target_pa
 
-    @micropython.native
     def update(self, dt_ms, setpoint_pa, vacuum_pa, holding, mode, fresh=False):
         """One tick of suction: returns duty_u16 (the internal setpoint it
         aimed at stays in self.sp). `holding` is True on the plateau (after

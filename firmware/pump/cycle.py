@@ -7,7 +7,6 @@ instead of as a step. The release phase (valve open, motor off) follows and
 lasts to the end of the period. Parameters change only at a cycle boundary,
 so a mode or step change never cuts a suction phase short or stretches it.
 """
-import micropython
 
 
 class Cycle:
@@ -32,7 +31,6 @@ class Cycle:
         self.suction_ms = mode.suction_ms
         self.ramp_ms = mode.ramp_ms
 
-    @micropython.native
     def advance(self, dt_ms):
         """Move time on; True when a cycle boundary was crossed (the caller
         then loads the next cycle's mode)."""
@@ -45,7 +43,6 @@ class Cycle:
         self.count += 1
         return True
 
-    @micropython.native
     def setpoint_pa(self, target_pa, ahead_ms=0):
         """Ramp to target_pa over ramp_ms, hold to the end of suction, then 0.
         ahead_ms: a tick's output holds until the next tick, so control aims

@@ -11,7 +11,6 @@ Wall time is counted in seconds since 2000-01-01 from the `localtime()`
 tuple, whatever epoch the port's time.time() uses; a year before 2024 means
 the board's clock was never set.
 """
-import micropython
 import json
 
 from binascii import crc32
@@ -126,7 +125,6 @@ class Record:
         self.at_least = False
         self.active = True
 
-    @micropython.native
     def update(self, dt_ms, out):
         """Once per tick while a session is active (allocation-free)."""
         if not self.active:

@@ -85,7 +85,6 @@ cost for a healthy sensor: near the limit the model outruns a slow plant,
 so a reading held flat at a top level gets a finite push per suction phase
 and then coasts on the leak; peaks come before that.
 """
-import micropython
 from micropython import const
 
 from pump import limits
@@ -197,7 +196,6 @@ class Monitor:
         self.proof_k16 = PROOF_K16_MAX
 
     # -- every tick, before anything is decided -----------------------------
-    @micropython.native
     def observe(self, dt_ms, reading, sensor_fault):
         """Check the sensor side. Returns the latched fault (0 = none).
         `reading` is Pa (int) or None for no new reading this tick;
@@ -241,7 +239,6 @@ class Monitor:
         self.seg_ratio = 0                   # a segment never spans a release
         self.last_inc = 0
 
-    @micropython.native
     def guard_duty(self, dt_ms, duty):
         """The duty the motor may have this tick (<= duty): the push since
         the reading last proved it follows must not have built more than
@@ -291,7 +288,6 @@ class Monitor:
         return duty
 
     # -- every tick, after the outputs are decided ---------------------------
-    @micropython.native
     def supervise(self, dt_ms, duty, valve_open, pumping):
         """Stuck sensor and release checks against the final outputs. The
         common tick (no valve change, no new reading) touches little state:

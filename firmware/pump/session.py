@@ -16,7 +16,6 @@ Mode, program-step and level changes take effect at the next cycle boundary
 phase is never cut short (a shortened release would not vent) and every
 cycle has one target, so the peak correction learns from whole cycles.
 """
-import micropython
 from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_PROGRAM, EV_START, EV_STOP,
                         END_AUTO_OFF, END_FAULT, END_NONE, END_PAUSE_TIMEOUT, END_STOP, FAULT_NONE,
                         FAULT_SESSION_LIMIT, MODE_EXPRESSION, MODE_MIXED, MODE_NONE, MODE_STIMULATION,
@@ -149,7 +148,6 @@ class Session:
         return False
 
     # -- the tick --------------------------------------------------------------
-    @micropython.native
     def tick(self, dt_ms, reading_pa, sensor_fault=FAULT_NONE):
         """One control tick. dt_ms: time since the last tick (int ms);
         reading_pa: vacuum in Pa (int) or None when there is no new reading;
@@ -285,7 +283,6 @@ class Session:
         the mixed level."""
         return self.p.modes[self.cycle_mode].targets_pa[self.levels[self.level_mode] - 1]
 
-    @micropython.native
     def _pump(self, dt_ms, mon):
         """Advance the cycle and control. Returns the shaped setpoint in
         suction, -1 in release (valve open, motor off)."""
@@ -338,7 +335,6 @@ class Session:
         self.ended_fault = FAULT_SESSION_LIMIT if reason == END_AUTO_OFF else FAULT_NONE
         self.control.off()
 
-    @micropython.native
     def _fill(self, duty, valve_open, sp):
         out = self.out
         st = self.state

@@ -19,7 +19,6 @@ from the board file) and its calibration, and offers:
 Saturation is always a fault, never a pressure (docs/sensors.md: a saturated
 sensor reads a plausible value while the real vacuum climbs).
 """
-import micropython
 from micropython import const
 
 from pump.codes import FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, FAULT_SENSOR_STALE
@@ -61,7 +60,6 @@ class Gain:
         self.d = s - k
         self.half = 1 << (s - k) >> 1
 
-    @micropython.native
     def apply(self, x):
         m = self.m
         k = self.k

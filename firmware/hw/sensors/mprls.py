@@ -17,7 +17,6 @@ Protocol (Honeywell datasheet via docs/sensors.md, Linux/Zephyr drivers):
   reading too low, i.e. the real vacuum higher than the firmware believes.
   `ambient_pa` may be refreshed by the app while the line is vented.
 """
-import micropython
 from micropython import const
 
 from hw.sensors import (FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, NEW, NONE,
@@ -70,7 +69,6 @@ class MPRLS:
     def read(self, clock, timeout_ms=500):
         return read_blocking(self, clock, timeout_ms)
 
-    @micropython.native
     def poll(self):
         i2c, b = self._i2c, self._buf
         try:
