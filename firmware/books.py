@@ -345,7 +345,7 @@ class Books:
             sched = self.schedule.state(self.wall_now(), last, self.since_last_s)
             if sched != self.sched:
                 self.sched = sched
-                self.indicator.sched = sched
+                self.indicator.set_schedule(sched)
                 st = self.session.state
                 if st == STATE_IDLE or st == STATE_DONE:
                     self.choose_program()

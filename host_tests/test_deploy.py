@@ -574,9 +574,34 @@ def test_the_virtual_board_gets_native_code_for_the_arch_it_reports(sim):
 
 def test_the_firmware_source_itself_has_no_native_code():
     # A bare mpy-cross (no -march) compiles every file: test_mpy_cross.py.
-    for rel in deploy.NATIVE_FUNCTIONS:
+    for rel in set(deploy.NATIVE_FUNCTIONS) | set(deploy.VIPER_FUNCTIONS):
         with open(os.path.join(paths.FIRMWARE, rel)) as f:
-            assert "@micropython.native" not in f.read(), rel
+            text = f.read()
+        assert "@micropython.native" not in text and "@micropython.viper" not in text, rel
+
+
+def decorated(files, rel, name):
+    """The line make flash put above `def name` in its build copy of rel."""
+    with open(os.path.join(os.path.dirname(files["main.py"]), rel)) as f:
+        lines = f.read().split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("    def %s(" % name))
+    return lines[at - 1].split("#")[0].strip()
+
+
+@pytest.mark.parametrize("board,emitter", [("pico", "viper"), ("esp32_devkitc", "native")])
+def test_slot_functions_are_viper_on_an_rp2040_and_native_elsewhere(board, emitter):
+    assert deploy.VIPER_FUNCTIONS, "nothing to check"
+    with deploy.built(board) as files:
+        seen = 0
+        for rel, names in deploy.VIPER_FUNCTIONS.items():
+            if rel[:-3] + ".mpy" not in files:
+                continue                                     # another board's sensor driver
+            for name in names:
+                assert decorated(files, rel, name.split(".")[1]) == "@micropython." + emitter, (rel, name)
+                seen += 1
+        assert seen
+    # The 64-bit virtual board: ptr32 loads zero-extend there, so never viper.
+    assert set(deploy.emitters("pump/control.py", "x64").values()) == {"native"}
 
 
 SOURCE = """class A:

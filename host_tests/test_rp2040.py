@@ -354,6 +354,29 @@ def test_power_cut_reboots_idle_and_every_session_is_logged(tmp_path_factory, tm
     assert abs(json.loads(record)["peak_mmhg"]["expression"] - CATCH_UP_TARGET) <= 12, record
 
 
+SLOT_PARITY = os.path.join(paths.ROOT, "host_tests", "rp2040", "slot_parity.py")
+
+
+def test_the_viper_slot_functions_give_the_same_numbers_on_the_chip_as_on_cpython(tmp_path_factory):
+    """make flash compiles the slot functions (the controller's update, the
+    analog sensor's poll) as viper code for an RP2040: 32-bit machine words
+    instead of Python ints. Over inputs that cross every clamp and both
+    signs they must give what the same source gives on CPython, line by line."""
+    import sys
+    from tools.rp2040 import tickbench
+    with open(SLOT_PARITY) as f:
+        text = f.read()
+    img = flashed("pico", tmp_path_factory)[0]
+    chip_out = tickbench.drive("pico", text, image=img, out=lambda s: None, script=[])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([paths.FIRMWARE, os.path.join(paths.ROOT, "tools",
+                                                                                     "cpython_shim")]))
+    host_out = subprocess.run([sys.executable, SLOT_PARITY], env=env, capture_output=True, text=True,
+                              check=True).stdout
+    rows = lambda s: [line.strip() for line in s.splitlines() if line.startswith(("control", "sensor", "PARITY"))]
+    assert rows(host_out)[-1] == "PARITY done" and len(rows(host_out)) == 13
+    assert rows(chip_out) == rows(host_out)
+
+
 def test_watchdog_reset_is_reported(tmp_path_factory):
     """A firmware that hangs mid-session is reset by the watchdog; the board
     boots idle and shows the watchdog notice (two quick flashes)."""

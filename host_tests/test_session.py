@@ -340,3 +340,29 @@ def test_garbage_dt_is_treated_as_no_time():
     s.tick(-500, 0)
     s.tick(3.7, 0)
     assert s.session_ms == before
+
+
+def test_every_change_of_an_event_driven_output_moves_its_seq():
+    """The indicator skips the ticks whose out.seq it has already shown
+    (hw/indicator.py): a state, mode, level, program, step or weak change
+    that left seq where it was would never reach the LED or the buzzer."""
+    from hypothesis import given, settings, strategies as st
+    fields = ("state", "mode", "cycle_mode", "target_pa", "weak", "level", "program", "step", "notice")
+    events = st.sampled_from([None, EV_START, EV_STOP, EV_PAUSE, EV_LETDOWN, EV_LEVEL_UP, EV_LEVEL_DOWN,
+                              EV_PROGRAM])
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.tuples(events, st.integers(1, 300)), max_size=25))
+    def check(script):
+        e = echo()
+        seen = None
+        for ev, ticks in script:
+            if ev is not None:
+                e.press(ev)
+            for _ in range(ticks):
+                out = e.step()
+                now = tuple(getattr(out, f) for f in fields)
+                if seen is not None and now != seen[1]:
+                    assert out.seq != seen[0], (seen[1], now)
+                seen = (out.seq, now)
+    check()

@@ -193,7 +193,6 @@ NATIVE_FUNCTIONS = {
     "books.py": ("Books.tick", "Books.track_ambient"),
     "pump/session.py": ("Session.tick", "Session._pump", "Session._fill"),
     "pump/safety.py": ("Monitor.observe", "Monitor.guard_duty", "Monitor.supervise"),
-    "pump/control.py": ("Control.update",),
     "pump/cycle.py": ("Cycle.advance", "Cycle.setpoint_pa"),
     "pump/record.py": ("Record.update",),
     "hw/indicator.py": ("Indicator.update",),
@@ -203,8 +202,30 @@ NATIVE_FUNCTIONS = {
 }
 
 
-def with_native(text, names, rel="?"):
-    """`text` with `@micropython.native` above each method of `names`
+# Functions whose state is an array("i") of slots read through ptr32 (their
+# module's doc says so): viper code, where a slot is one machine load, on
+# the archs listed in VIPER_ARCHS; native code elsewhere. Viper's ints are
+# machine words: on a 64-bit port (x64, the virtual board) a ptr32 load is
+# zero-extended (a -7 reads back as 4294967289), so there the same source
+# is compiled native, where ptr32() is the module's own function and the
+# slot is read as the Python int it holds. esp32 (xtensawin, 32-bit) would
+# do, but no emulator runs it here: native until one does.
+VIPER_FUNCTIONS = {
+    "pump/control.py": ("Control.update",),
+    "hw/sensors/analog.py": ("AnalogSensor.poll",),
+}
+VIPER_ARCHS = ("armv6m",)
+
+
+def emitters(rel, march):
+    """{"Class.method": "native" or "viper"} for the firmware file `rel` on `march`."""
+    out = dict.fromkeys(NATIVE_FUNCTIONS.get(rel, ()), "native")
+    out.update(dict.fromkeys(VIPER_FUNCTIONS.get(rel, ()), "viper" if march in VIPER_ARCHS else "native"))
+    return out
+
+
+def with_native(text, names, rel="?", emitter="native"):
+    """`text` with `@micropython.native` (or .viper) above each method of `names`
     ("Class.method"), on the blank or comment-only line above its `def`, so
     that every line keeps its number (the board's tracebacks name the
     source's lines). A method not found, or with code right above it, is a
@@ -226,7 +247,7 @@ def with_native(text, names, rel="?"):
         above = lines[at - 1].strip()
         if above and not above.startswith("#"):
             raise DeployError("%s: %s needs a blank or comment line above it for its native decorator" % (rel, name))
-        lines[at - 1] = "    @micropython.native" + ("  " + above if above else "")
+        lines[at - 1] = "    @micropython." + emitter + ("  " + above if above else "")
     return "\n".join(lines)
 
 
@@ -263,9 +284,12 @@ def build(board, march=None):
                 dev = rel[:-3] + ".mpy"
                 dst = os.path.join(out, dev)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
-                if rel in NATIVE_FUNCTIONS:
+                how = emitters(rel, march)
+                if how:
                     with open(src) as f:
-                        text = with_native(f.read(), NATIVE_FUNCTIONS[rel], rel)
+                        text = f.read()
+                    for emitter in ("native", "viper"):
+                        text = with_native(text, [n for n, e in how.items() if e == emitter], rel, emitter)
                     src = os.path.join(out, rel)            # beside its .mpy; not copied to the board
                     with open(src, "w") as f:
                         f.write(text)

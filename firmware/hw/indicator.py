@@ -130,6 +130,12 @@ class Indicator:
         self.weak = False               # the out.weak and out.notice the LED shows
         self.notice = FAULT_NONE
         self.calm = False               # nothing sounds or shows on its own clock (update's fast path)
+        self.seq = -1                   # the out.seq last shown
+
+    def set_schedule(self, sched):
+        """The schedule's state (pump.schedule SCHED_*) changed: shown at the next update."""
+        self.sched = sched
+        self.calm = False
 
     def update(self, dt_ms, out):
         """Once per tick, after the outputs are applied. Most ticks change
@@ -137,8 +143,9 @@ class Indicator:
         number is showing, the LED's next edge is still ahead and nothing it
         shows has changed, only the clocks move on."""
         wait = self.wait_ms - dt_ms
-        if (wait > 0 and self.calm and out.state == self.state and out.program == self.program
-                and out.weak == self.weak and out.notice == self.notice and self.sched == self.sched_shown):
+        # out.seq moves whenever state, program or weak may have changed (the
+        # notice is fixed at boot); set_schedule() ends calm.
+        if wait > 0 and self.calm and out.seq == self.seq:
             t = self.t + dt_ms
             if t < PATTERN_WRAP_MS:
                 self.t = t
@@ -187,6 +194,7 @@ class Indicator:
             self._buzz(dt_ms, st == STATE_FAULT)
         if self.display is not None:
             self.display.update(dt_ms, out)
+        self.seq = out.seq
         self.calm = (self.display is None and self.show_program_ms <= 0 and st != STATE_FAULT
                      and (bz is None or not (self.beeps or self.tone_left > 0 or self.gap_left > 0
                                              or self.buzzer_duty)))

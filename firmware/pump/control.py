@@ -21,7 +21,18 @@ Integer PI with feed-forward, anti-windup and a per-cycle peak correction:
 
 All arithmetic is on small ints (< 2^30 on a 32-bit port). Gains are integer
 ratios; errors are Pa (<= 40 kPa), dt is clamped to DT_MAX_MS.
+
+The controller's state is one `array("i")` of slots (`Control.s`), so that
+`update()`, which runs every tick, can be viper code on the board: `make
+flash` compiles it as viper code for an RP2040 (tools/deploy.py
+VIPER_FUNCTIONS), where a slot costs a machine load instead of an attribute
+look-up. As bytecode and on CPython `ptr32()` is the array itself and the
+same source gives the same duty (host_tests/test_rp2040.py compares them on
+the emulated chip). Every slot's value stays below 2^30 in magnitude:
+viper's ints are 32-bit machine words.
 """
+from array import array
+
 from micropython import const
 
 DUTY_MAX = const(65535)
@@ -48,34 +59,87 @@ TRIM_MAX_PA = const(2666)        # up to 20 mmHg above target
 TRIM_MIN_PA = const(-8000)       # down to 60 mmHg below: always the safe way
 
 
+# Slots of Control.s. The session reads and zeroes the duty slot itself
+# (DUTY_SLOT): a property would be a call on the tick path.
+DUTY_SLOT = const(0)
+_DUTY = const(0)
+_INTEG = const(1)
+_SAT_MS = const(2)
+_HOLD_SUM = const(3)
+_HOLD_MS = const(4)
+_LAST_PA = const(5)
+_SINCE_MS = const(6)
+_SLOPE_Q4 = const(7)         # Pa per ms, x16
+_SP = const(8)               # the internal setpoint of the last update
+_MIN_DUTY = const(9)
+_SLEW = const(10)
+_CEILING = const(11)
+_CUT = const(12)             # the blind-push guard capped this cycle's duty
+_TRIM = const(13)            # 2 slots, per cycling mode (stimulation, expression)
+_FF = const(15)              # 2 slots: the plateau duty learned per cycling mode
+_N_SLOTS = const(17)
+
+
+def ptr32(slots):
+    """Viper's word pointer to `slots`, as bytecode and on CPython: the
+    array itself (in viper code the compiler makes it a machine pointer)."""
+    return slots
+
+
 class Control:
     def __init__(self, min_duty_u16, slew_u16_per_ms, ceiling_pa):
-        self.min_duty = min_duty_u16
-        self.slew = slew_u16_per_ms
-        self.ceiling_pa = ceiling_pa
-        self.trims = [0, 0]          # per cycling mode (stimulation, expression)
+        s = array("i", [0] * _N_SLOTS)
+        self.s = s
+        s[_MIN_DUTY] = min_duty_u16
+        s[_SLEW] = slew_u16_per_ms
+        s[_CEILING] = ceiling_pa
         self.trim_targets = [0, 0]   # the target each trim was learned at
-        self.ffs = [0, 0]            # plateau duty learned per cycling mode
         self.reset()
+
+    # What the tests and the session read (not on the board's tick path).
+    @property
+    def duty(self):
+        return self.s[_DUTY]
+
+    @property
+    def integ(self):
+        return self.s[_INTEG]
+
+    @property
+    def sp(self):
+        return self.s[_SP]
+
+    @property
+    def cut(self):
+        return self.s[_CUT] != 0
+
+    @property
+    def min_duty(self):
+        return self.s[_MIN_DUTY]
+
+    @property
+    def ceiling_pa(self):
+        return self.s[_CEILING]
+
+    @property
+    def trims(self):
+        """The peak trims per cycling mode (a writable view)."""
+        return memoryview(self.s)[_TRIM:_TRIM + 2]
+
+    @property
+    def ffs(self):
+        """The plateau duties per cycling mode (a writable view)."""
+        return memoryview(self.s)[_FF:_FF + 2]
 
     def reset(self):
         """Forget everything learned: a new session, or after a fault."""
-        self.duty = 0
-        self.integ = 0
-        self.trims[0] = 0
-        self.trims[1] = 0
+        s = self.s
+        for i in range(_MIN_DUTY):
+            s[i] = 0
+        for i in range(_CUT, _N_SLOTS):
+            s[i] = 0
         self.trim_targets[0] = 0
         self.trim_targets[1] = 0
-        self.ffs[0] = 0
-        self.ffs[1] = 0
-        self.sat_ms = 0
-        self.hold_duty_sum = 0
-        self.hold_ms = 0
-        self.last_pa = 0
-        self.since_ms = 0
-        self.slope_q4 = 0            # Pa per ms, x16
-        self.sp = 0                  # the internal setpoint of the last update
-        self.cut = False             # the blind-push guard capped this cycle's duty
 
     def new_target(self, mode, target_pa):
         """A cycle of `mode` starts with target_pa: rescale its trim if the
@@ -84,21 +148,25 @@ class Control:
         old = self.trim_targets[mode]
         if old != target_pa:
             if old > 0:
-                self.trims[mode] = self.trims[mode] * target_pa // old
+                s = self.s
+                s[_TRIM + mode] = s[_TRIM + mode] * target_pa // old
             self.trim_targets[mode] = target_pa
 
-    def update(self, dt_ms, setpoint_pa, vacuum_pa, holding, mode, fresh=False):
+    # (viper on an RP2040: tools/deploy.py VIPER_FUNCTIONS)
+    def update(self, dt_ms: int, setpoint_pa: int, vacuum_pa: int, holding: int, mode: int,
+               fresh: int = 0) -> int:
         """One tick of suction: returns duty_u16 (the internal setpoint it
-        aimed at stays in self.sp). `holding` is True on the plateau (after
-        the ramp), where the plateau duty is learned and the integrator runs;
-        `fresh`: vacuum_pa is a new reading (the slope follows it, in both
-        phases). setpoint_pa < 0 is a release-phase tick: the motor is off.
-        Locals instead of repeated attribute look-ups: this runs every tick."""
-        since = self.since_ms + dt_ms
-        slope = self.slope_q4
+        aimed at stays in the sp slot). `holding` is true on the plateau
+        (after the ramp), where the plateau duty is learned and the
+        integrator runs; `fresh`: vacuum_pa is a new reading (the slope
+        follows it, in both phases). setpoint_pa < 0 is a release-phase
+        tick: the motor is off. mode: 0 or 1 (the cycling mode)."""
+        s = ptr32(self.s)
+        since = s[_SINCE_MS] + dt_ms
+        slope = s[_SLOPE_Q4]
         if fresh:
             if 0 < since <= DT_MAX_MS:
-                d = vacuum_pa - self.last_pa
+                d = vacuum_pa - s[_LAST_PA]
                 if d > 20000:
                     d = 20000
                 elif d < -20000:
@@ -106,24 +174,24 @@ class Control:
                 slope = (d << 4) // since
             else:
                 slope = 0
-            self.slope_q4 = slope
-            self.last_pa = vacuum_pa
+            s[_SLOPE_Q4] = slope
+            s[_LAST_PA] = vacuum_pa
             since = 0
-        self.since_ms = since
+        s[_SINCE_MS] = since
         if setpoint_pa < 0:
-            self.duty = 0
+            s[_DUTY] = 0
             return 0
         if dt_ms > DT_MAX_MS:
             dt_ms = DT_MAX_MS
         sp = 0
         if setpoint_pa > 0:
-            sp = setpoint_pa + self.trims[mode]
-            ceiling = self.ceiling_pa
+            sp = setpoint_pa + s[_TRIM + mode]
+            ceiling = s[_CEILING]
             if sp > ceiling:
                 sp = ceiling
             elif sp < 0:
                 sp = 0
-        self.sp = sp
+        s[_SP] = sp
         err = sp - vacuum_pa
         if slope > 0:
             err -= slope * LEAD_MS >> 4
@@ -131,8 +199,8 @@ class Control:
             err = 60000
         elif err < -60000:
             err = -60000
-        integ = self.integ
-        u = self.ffs[mode] + err * KP_NUM // KP_DEN + (integ >> I_SHIFT)
+        integ = s[_INTEG]
+        u = s[_FF + mode] + err * KP_NUM // KP_DEN + (integ >> I_SHIFT)
         # Conditional integration: only when the output is not pinned in the
         # direction the error would push it.
         if holding and not ((u >= DUTY_MAX and err > 0) or (u <= 0 and err < 0)):
@@ -141,59 +209,61 @@ class Control:
                 integ = I_MAX
             elif integ < -I_MAX:
                 integ = -I_MAX
-            self.integ = integ
-        min_duty = self.min_duty
+            s[_INTEG] = integ
+        min_duty = s[_MIN_DUTY]
         if u >= DUTY_MAX:
             u = DUTY_MAX
-            self.sat_ms += dt_ms
+            s[_SAT_MS] += dt_ms
         elif u < min_duty:
             # Below the stall duty the motor only hums: off, or just turning.
             u = 0 if u < min_duty // 2 else min_duty
-        top = self.duty + self.slew * dt_ms
+        top = s[_DUTY] + s[_SLEW] * dt_ms
         if top < min_duty:
             top = min_duty
         if u > top:
             u = top
-        self.duty = u
+        s[_DUTY] = u
         # Learn the duty that holds the plateau only while actually on it.
         if holding and -HOLD_BAND_PA < sp - vacuum_pa < HOLD_BAND_PA:
-            self.hold_duty_sum += u * dt_ms >> 4
-            self.hold_ms += dt_ms
+            s[_HOLD_SUM] += u * dt_ms >> 4
+            s[_HOLD_MS] += dt_ms
         return u
 
     def capped(self, duty):
         """The blind-push guard allows only `duty` (< this tick's): below the
         stall duty the motor only hums, so off. Falling: no slew limit."""
-        self.duty = duty if duty >= self.min_duty else 0
-        self.cut = True
+        s = self.s
+        s[_DUTY] = duty if duty >= s[_MIN_DUTY] else 0
+        s[_CUT] = 1
 
     def off(self):
         """Release, rest, pause, fault: motor off now (no slew limit)."""
-        self.duty = 0
+        self.s[_DUTY] = 0
         return 0
 
     def end_cycle(self, mode, target_pa, peak_pa, suction_ms):
         """After a cycle: learn the plateau duty and trim the next peak."""
+        s = self.s
         # A cycle that never reached its plateau says nothing new about the
         # duty that holds it: keep the last one (forgetting it would start the
         # next cycle weaker still, and a plant short of target would never
         # climb back into the band where it is learned).
         # Nor does a cycle whose push the blind-push guard cut short (the
         # restart after a cut runs slew-limited, below what holds the plateau).
-        if self.hold_ms > 0 and not self.cut:
-            self.ffs[mode] = (self.hold_duty_sum // self.hold_ms) << 4
+        if s[_HOLD_MS] > 0 and not s[_CUT]:
+            s[_FF + mode] = (s[_HOLD_SUM] // s[_HOLD_MS]) << 4
         err = target_pa - peak_pa
-        trim = self.trims[mode]
+        trim = s[_TRIM + mode]
         # Do not push harder when the pump was flat out for most of suction.
-        if err < 0 or self.sat_ms * 2 < suction_ms:
+        if err < 0 or s[_SAT_MS] * 2 < suction_ms:
             trim += err * TRIM_NUM // TRIM_DEN
         if trim > TRIM_MAX_PA:
             trim = TRIM_MAX_PA
         elif trim < TRIM_MIN_PA:
             trim = TRIM_MIN_PA
-        self.trims[mode] = trim
-        self.integ = 0
-        self.sat_ms = 0
-        self.hold_duty_sum = 0
-        self.hold_ms = 0
-        self.cut = False
+        s[_TRIM + mode] = trim
+        s[_INTEG] = 0
+        s[_SAT_MS] = 0
+        s[_HOLD_SUM] = 0
+        s[_HOLD_MS] = 0
+        s[_CUT] = 0

@@ -20,7 +20,7 @@ from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_PRO
                         END_AUTO_OFF, END_FAULT, END_NONE, END_PAUSE_TIMEOUT, END_STOP, FAULT_NONE,
                         FAULT_SESSION_LIMIT, MODE_EXPRESSION, MODE_MIXED, MODE_NONE, MODE_STIMULATION,
                         STATE_DONE, STATE_FAULT, STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
-from pump.control import Control
+from pump.control import DUTY_SLOT, Control
 from pump.cycle import Cycle
 from pump.limits import TRIP_HEADROOM_MMHG, mmhg_to_pa
 from pump.model import START_DEFAULT, START_LAST
@@ -52,6 +52,10 @@ class Outputs:
         self.step = 0
         self.elapsed_ms = 0
         self.remaining_ms = 0
+        # Counts the refreshes of the event-driven fields (state, mode,
+        # cycle_mode, target_pa, weak, level, program, step): a reader that
+        # saw this number has seen them all (the indicator's fast path).
+        self.seq = 0
 
 
 class Session:
@@ -175,7 +179,7 @@ class Session:
                 st = self.state
         if st == STATE_RUNNING:
             sp = self._pump(dt_ms, mon)
-            duty = self.control.duty
+            duty = self.control.s[DUTY_SLOT]
             valve_open = sp < 0
             if valve_open:
                 sp = 0
@@ -187,7 +191,7 @@ class Session:
             self._end(END_FAULT, STATE_FAULT)
         if self.state != STATE_RUNNING:
             # Rules 2 and 4: anything but running is motor off, valve vented.
-            self.control.duty = 0           # Control.off(), inlined
+            self.control.s[DUTY_SLOT] = 0   # Control.off(), inlined
             duty = 0
             valve_open = True
             sp = 0
@@ -349,6 +353,7 @@ class Session:
         if self.dirty or st != out.state:
             # What changes only on events, steps and cycle boundaries.
             self.dirty = False
+            out.seq = (out.seq + 1) & 0x3FFFFFFF
             out.state = st
             out.mode = self.mode
             out.cycle_mode = self.cycle_mode

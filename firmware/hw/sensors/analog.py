@@ -18,7 +18,14 @@ Facts (docs/sensors.md):
   shows up as pressure error (calibrate zero_mv on the built pump).
 - RP2040 erratum E11: DNL steps at codes 512/1536/2560/3584; averaging
   `samples` reads smooths them, it does not remove them.
+
+poll() runs every tick: its calibration lives in an `array("i")` of slots
+so that on an RP2040 it is viper code (tools/deploy.py VIPER_FUNCTIONS; as
+bytecode and on CPython `ptr32()` is the array itself). Every slot and
+every intermediate stays below 2^30: viper's ints are 32-bit words there.
 """
+from array import array
+
 from micropython import const
 
 from hw.sensors import (FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, NEW, Gain,
@@ -26,6 +33,24 @@ from hw.sensors import (FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, NEW, Gain,
 
 _ESP32_LO_UV = const(150000)     # 11 dB linear range at the pin
 _ESP32_HI_UV = const(2450000)
+# Slots of AnalogSensor._s: the sample count and port, the raw-sum window,
+# Gain's m / k / mask / d / half, the offset c, and the last raw sum.
+_N = const(0)
+_RP2 = const(1)
+_LO = const(2)
+_HI = const(3)
+_M = const(4)
+_K = const(5)
+_MASK = const(6)
+_D = const(7)
+_HALF = const(8)
+_C = const(9)
+_SUM = const(10)
+
+
+def ptr32(slots):
+    """Viper's word pointer to `slots`; as bytecode and on CPython, the array."""
+    return slots
 
 
 class AnalogSensor:
@@ -37,21 +62,21 @@ class AnalogSensor:
             raise ValueError("analog sensor port must be rp2 or esp32")
         if not 1 <= samples <= 16 or divider <= 0 or not mv_per_kpa or not min_mv < zero_mv < max_mv:
             raise ValueError("analog sensor: bad samples/divider/mv_per_kpa/zero_mv")
-        self._adc, self._rp2, self._n = adc, port == "rp2", samples
+        self._adc = adc
+        rp2 = port == "rp2"
         # Sum of `samples` raw reads (u16 on rp2, uV on esp32) -> sensor mV.
-        unit_mv = vref_mv / 65535 if self._rp2 else 0.001
+        unit_mv = vref_mv / 65535 if rp2 else 0.001
         mv_per_sum = unit_mv / divider / samples
         # The sensor window as bounds on the raw sum (checked before scaling).
         lo = min_mv / mv_per_sum
-        self._sum_lo = int(lo) if lo == int(lo) else int(lo) + 1
-        self._sum_hi = int(max_mv / mv_per_sum)
-        xmax = samples * (65535 if self._rp2 else _ESP32_HI_UV)
-        self._gain = Gain(mv_per_sum * 1000 / mv_per_kpa, xmax)
+        xmax = samples * (65535 if rp2 else _ESP32_HI_UV)
+        g = Gain(mv_per_sum * 1000 / mv_per_kpa, xmax)
         c = -zero_mv * 1000 / mv_per_kpa           # Pa at a 0 mV output
-        self._c = int(c + 0.5) if c >= 0 else -int(0.5 - c)
+        self._s = array("i", (samples, rp2, int(lo) if lo == int(lo) else int(lo) + 1, int(max_mv / mv_per_sum),
+                              g.m, g.k, g.mask, g.d, g.half, int(c + 0.5) if c >= 0 else -int(0.5 - c), 0))
         self._mv_per_sum = mv_per_sum
         # Highest vacuum before the output leaves the window or the ADC range.
-        if self._rp2:
+        if rp2:
             pin_lo, pin_hi = unit_mv, vref_mv - unit_mv
         else:
             pin_lo, pin_hi = _ESP32_LO_UV / 1000, _ESP32_HI_UV / 1000
@@ -62,7 +87,6 @@ class AnalogSensor:
         self.max_vacuum_pa = int(min(max_vacuum_kpa, (edge_mv - zero_mv) / mv_per_kpa) * 1000)
         if self.max_vacuum_pa <= 0:
             raise ValueError("analog sensor: no vacuum range inside the ADC window")
-        self._sum = 0
         self.vacuum_pa = 0
 
     def begin(self, clock):
@@ -77,31 +101,37 @@ class AnalogSensor:
 
     def sensor_mv(self):
         """Sensor output (mV) behind the last poll: for calibrating zero_mv."""
-        return self._sum * self._mv_per_sum
+        return self._s[_SUM] * self._mv_per_sum
 
-    def poll(self):
+    # (viper on an RP2040: tools/deploy.py VIPER_FUNCTIONS)
+    def poll(self) -> int:
+        s = ptr32(self._s)
         adc = self._adc
         total = 0
-        i = self._n
+        i = s[_N]
         try:
-            if self._rp2:
+            if s[_RP2]:
                 while i:
-                    u = adc.read_u16()
+                    u = int(adc.read_u16())
                     if u == 0 or u == 65535:
-                        return FAULT_SENSOR_RANGE      # pinned at a rail
+                        return int(FAULT_SENSOR_RANGE)      # pinned at a rail
                     total += u
                     i -= 1
             else:
                 while i:
-                    u = adc.read_uv()
+                    u = int(adc.read_uv())
                     if u < _ESP32_LO_UV or u >= _ESP32_HI_UV:
-                        return FAULT_SENSOR_RANGE      # outside the linear range
+                        return int(FAULT_SENSOR_RANGE)      # outside the linear range
                     total += u
                     i -= 1
         except OSError:
-            return FAULT_SENSOR_IO
-        self._sum = total
-        if total < self._sum_lo or total > self._sum_hi:
-            return FAULT_SENSOR_RANGE
-        self.vacuum_pa = self._gain.apply(total) + self._c
-        return NEW
+            return int(FAULT_SENSOR_IO)
+        s[_SUM] = total
+        if total < s[_LO] or total > s[_HI]:
+            return int(FAULT_SENSOR_RANGE)
+        # Gain.apply(total) + c, inlined (|total| < 2^28: Gain's bound).
+        m = s[_M]
+        k = s[_K]
+        y = (total >> k) * m + (((total & s[_MASK]) * m) >> k)
+        self.vacuum_pa = ((y + s[_HALF]) >> s[_D]) + s[_C]
+        return int(NEW)
