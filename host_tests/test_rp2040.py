@@ -367,7 +367,7 @@ def test_the_viper_slot_functions_give_the_same_numbers_on_the_chip_as_on_cpytho
     with open(SLOT_PARITY) as f:
         text = f.read()
     img = flashed("pico", tmp_path_factory)[0]
-    chip_out = tickbench.drive("pico", text, image=img, out=lambda s: None, script=[])
+    chip_out = tickbench.drive("pico", text, image=img, out=lambda s: None, actions=[])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([paths.FIRMWARE, os.path.join(paths.ROOT, "tools",
                                                                                      "cpython_shim")]))
     host_out = subprocess.run([sys.executable, SLOT_PARITY], env=env, capture_output=True, text=True,

@@ -50,9 +50,9 @@ KEEP_BINARY = {("Add", "Sub"), ("Sub", "Add"), ("Mul", "FloorDiv"), ("FloorDiv",
 KEEP_COMPARE = {("Lt", "LtE"), ("Lt", "GtE"), ("LtE", "Lt"), ("LtE", "Gt"), ("Gt", "GtE"), ("Gt", "LtE"),
                 ("GtE", "Gt"), ("GtE", "Lt"), ("Eq", "NotEq"), ("NotEq", "Eq"), ("Is", "IsNot"), ("IsNot", "Is")}
 # control.py: the limiting parts, found by what the lines say.
-# (Case-blind: the state is in slots named _DUTY, _MIN_DUTY, _CEILING, ...)
+# (Case-blind: the state is in slots named DUTY_SLOT, _MIN_DUTY, _CEILING, ...)
 CONTROL_LIMITS = re.compile(r"ceiling|DUTY_MAX|I_MAX|min_duty|TRIM_M(AX|IN)_PA|DT_MAX_MS|60000|slew|top\b|"
-                            r"_DUTY\] = |return 0|_SAT_MS\] \* 2|sp < 0|sp = 0|_CUT\]", re.I)
+                            r"DUTY_SLOT\] = |return 0|_SAT_MS\] \* 2|sp < 0|sp = 0|_CUT\]", re.I)
 CONTROL_FUNCS = ("def off", "def capped")
 
 

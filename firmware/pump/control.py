@@ -23,17 +23,14 @@ All arithmetic is on small ints (< 2^30 on a 32-bit port). Gains are integer
 ratios; errors are Pa (<= 40 kPa), dt is clamped to DT_MAX_MS.
 
 The controller's state is one `array("i")` of slots (`Control.s`), so that
-`update()`, which runs every tick, can be viper code on the board: `make
-flash` compiles it as viper code for an RP2040 (tools/deploy.py
-VIPER_FUNCTIONS), where a slot costs a machine load instead of an attribute
-look-up. As bytecode and on CPython `ptr32()` is the array itself and the
-same source gives the same duty (host_tests/test_rp2040.py compares them on
-the emulated chip). Every slot's value stays below 2^30 in magnitude:
-viper's ints are 32-bit machine words.
+`update()`, which runs every tick, is viper code on an RP2040 (pump/slots.py
+says why and what such code keeps to).
 """
 from array import array
 
 from micropython import const
+
+from pump.slots import ptr32
 
 DUTY_MAX = const(65535)
 DT_MAX_MS = const(50)
@@ -59,31 +56,30 @@ TRIM_MAX_PA = const(2666)        # up to 20 mmHg above target
 TRIM_MIN_PA = const(-8000)       # down to 60 mmHg below: always the safe way
 
 
-# Slots of Control.s. The session reads and zeroes the duty slot itself
-# (DUTY_SLOT): a property would be a call on the tick path.
-DUTY_SLOT = const(0)
-_DUTY = const(0)
-_INTEG = const(1)
-_SAT_MS = const(2)
-_HOLD_SUM = const(3)
-_HOLD_MS = const(4)
-_LAST_PA = const(5)
-_SINCE_MS = const(6)
-_SLOPE_Q4 = const(7)         # Pa per ms, x16
-_SP = const(8)               # the internal setpoint of the last update
-_MIN_DUTY = const(9)
-_SLEW = const(10)
-_CEILING = const(11)
+# Slots of Control.s: the configuration first, then the state reset()
+# clears. The session reads and zeroes the duty slot itself (DUTY_SLOT): a
+# property would be a call on the tick path.
+_MIN_DUTY = const(0)
+_SLEW = const(1)
+_CEILING = const(2)
+DUTY_SLOT = const(3)
+_INTEG = const(4)
+_SAT_MS = const(5)
+_HOLD_SUM = const(6)
+_HOLD_MS = const(7)
+_LAST_PA = const(8)
+_SINCE_MS = const(9)
+_SLOPE_Q4 = const(10)        # Pa per ms, x16
+_SP = const(11)              # the internal setpoint of the last update
 _CUT = const(12)             # the blind-push guard capped this cycle's duty
 _TRIM = const(13)            # 2 slots, per cycling mode (stimulation, expression)
 _FF = const(15)              # 2 slots: the plateau duty learned per cycling mode
 _N_SLOTS = const(17)
 
 
-def ptr32(slots):
-    """Viper's word pointer to `slots`, as bytecode and on CPython: the
-    array itself (in viper code the compiler makes it a machine pointer)."""
-    return slots
+def _slot(i):
+    """A read-only view of slot i, for the tests (not on the tick path)."""
+    return property(lambda self: self.s[i])
 
 
 class Control:
@@ -96,30 +92,16 @@ class Control:
         self.trim_targets = [0, 0]   # the target each trim was learned at
         self.reset()
 
-    # What the tests and the session read (not on the board's tick path).
-    @property
-    def duty(self):
-        return self.s[_DUTY]
-
-    @property
-    def integ(self):
-        return self.s[_INTEG]
-
-    @property
-    def sp(self):
-        return self.s[_SP]
+    # What the tests read (the board's tick path reads the slots).
+    duty = _slot(DUTY_SLOT)
+    integ = _slot(_INTEG)
+    sp = _slot(_SP)
+    min_duty = _slot(_MIN_DUTY)
+    ceiling_pa = _slot(_CEILING)
 
     @property
     def cut(self):
         return self.s[_CUT] != 0
-
-    @property
-    def min_duty(self):
-        return self.s[_MIN_DUTY]
-
-    @property
-    def ceiling_pa(self):
-        return self.s[_CEILING]
 
     @property
     def trims(self):
@@ -134,9 +116,7 @@ class Control:
     def reset(self):
         """Forget everything learned: a new session, or after a fault."""
         s = self.s
-        for i in range(_MIN_DUTY):
-            s[i] = 0
-        for i in range(_CUT, _N_SLOTS):
+        for i in range(DUTY_SLOT, _N_SLOTS):
             s[i] = 0
         self.trim_targets[0] = 0
         self.trim_targets[1] = 0
@@ -179,7 +159,7 @@ class Control:
             since = 0
         s[_SINCE_MS] = since
         if setpoint_pa < 0:
-            s[_DUTY] = 0
+            s[DUTY_SLOT] = 0
             return 0
         if dt_ms > DT_MAX_MS:
             dt_ms = DT_MAX_MS
@@ -217,12 +197,12 @@ class Control:
         elif u < min_duty:
             # Below the stall duty the motor only hums: off, or just turning.
             u = 0 if u < min_duty // 2 else min_duty
-        top = s[_DUTY] + s[_SLEW] * dt_ms
+        top = s[DUTY_SLOT] + s[_SLEW] * dt_ms
         if top < min_duty:
             top = min_duty
         if u > top:
             u = top
-        s[_DUTY] = u
+        s[DUTY_SLOT] = u
         # Learn the duty that holds the plateau only while actually on it.
         if holding and -HOLD_BAND_PA < sp - vacuum_pa < HOLD_BAND_PA:
             s[_HOLD_SUM] += u * dt_ms >> 4
@@ -233,12 +213,12 @@ class Control:
         """The blind-push guard allows only `duty` (< this tick's): below the
         stall duty the motor only hums, so off. Falling: no slew limit."""
         s = self.s
-        s[_DUTY] = duty if duty >= s[_MIN_DUTY] else 0
+        s[DUTY_SLOT] = duty if duty >= s[_MIN_DUTY] else 0
         s[_CUT] = 1
 
     def off(self):
         """Release, rest, pause, fault: motor off now (no slew limit)."""
-        self.s[_DUTY] = 0
+        self.s[DUTY_SLOT] = 0
         return 0
 
     def end_cycle(self, mode, target_pa, peak_pa, suction_ms):

@@ -2,7 +2,8 @@
 run on the emulated Pico, where make flash compiled them as viper code, and
 on CPython, where ptr32() is the array itself; test_rp2040.py compares the
 two outputs line by line. The inputs cross every clamp and both signs (a
-negative slot is where a viper word and a Python int could part)."""
+negative slot is where a viper word and a Python int could part). The HEAP
+line is what tickbench.drive times its (here empty) button script from."""
 from hw.sensors.analog import AnalogSensor
 from pump.control import Control
 
@@ -53,6 +54,7 @@ def sensor_rows():
             print("sensor", i, acc, st, s.vacuum_pa)
 
 
+print("HEAP")
 control_rows()
 sensor_rows()
 print("PARITY done")

@@ -123,10 +123,11 @@ def resident_code_bytes(board, modules):
         return total
 
 
-def drive(board, harness, timing="typical", image=None, out=print, script=None):
+def drive(board, harness, timing="typical", image=None, out=print, actions=None):
     """Flash `board` on an emulated Pico (unless `image` holds one), run the
     harness text there with mpremote while the bench presses the buttons
-    and injects the fault of `script` (default SCRIPT), and return what it printed."""
+    and injects the fault of `actions` (default SCRIPT; timed from the
+    harness's HEAP line), and return what it printed."""
     mpremote = os.path.join(paths.ROOT, ".venv", "bin", "mpremote")
     with Bench(board, image=image, listen=True, flash_timing=timing) as b:
         port = "socket://127.0.0.1:%d" % b.port
@@ -144,7 +145,7 @@ def drive(board, harness, timing="typical", image=None, out=print, script=None):
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         # The harness starts ticking once boot() is done: time the script from its HEAP line.
         t0 = None
-        pending = list(SCRIPT if script is None else script)
+        pending = list(SCRIPT if actions is None else actions)
         while p.poll() is None:
             b.step()
             if t0 is None and b"HEAP" in b.console[-4000:]:

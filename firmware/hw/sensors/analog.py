@@ -20,9 +20,8 @@ Facts (docs/sensors.md):
   `samples` reads smooths them, it does not remove them.
 
 poll() runs every tick: its calibration lives in an `array("i")` of slots
-so that on an RP2040 it is viper code (tools/deploy.py VIPER_FUNCTIONS; as
-bytecode and on CPython `ptr32()` is the array itself). Every slot and
-every intermediate stays below 2^30: viper's ints are 32-bit words there.
+so that on an RP2040 it is viper code (pump/slots.py says why and what such
+code keeps to).
 """
 from array import array
 
@@ -30,6 +29,7 @@ from micropython import const
 
 from hw.sensors import (FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, NEW, Gain,
                         SensorError, read_blocking)
+from pump.slots import ptr32
 
 _ESP32_LO_UV = const(150000)     # 11 dB linear range at the pin
 _ESP32_HI_UV = const(2450000)
@@ -46,11 +46,7 @@ _D = const(7)
 _HALF = const(8)
 _C = const(9)
 _SUM = const(10)
-
-
-def ptr32(slots):
-    """Viper's word pointer to `slots`; as bytecode and on CPython, the array."""
-    return slots
+_N_SLOTS = const(11)
 
 
 class AnalogSensor:
@@ -72,8 +68,14 @@ class AnalogSensor:
         xmax = samples * (65535 if rp2 else _ESP32_HI_UV)
         g = Gain(mv_per_sum * 1000 / mv_per_kpa, xmax)
         c = -zero_mv * 1000 / mv_per_kpa           # Pa at a 0 mV output
-        self._s = array("i", (samples, rp2, int(lo) if lo == int(lo) else int(lo) + 1, int(max_mv / mv_per_sum),
-                              g.m, g.k, g.mask, g.d, g.half, int(c + 0.5) if c >= 0 else -int(0.5 - c), 0))
+        s = array("i", [0] * _N_SLOTS)
+        s[_N] = samples
+        s[_RP2] = rp2
+        s[_LO] = int(lo) if lo == int(lo) else int(lo) + 1
+        s[_HI] = int(max_mv / mv_per_sum)
+        s[_M], s[_K], s[_MASK], s[_D], s[_HALF] = g.m, g.k, g.mask, g.d, g.half
+        s[_C] = int(c + 0.5) if c >= 0 else -int(0.5 - c)
+        self._s = s
         self._mv_per_sum = mv_per_sum
         # Highest vacuum before the output leaves the window or the ADC range.
         if rp2:
