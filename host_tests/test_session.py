@@ -366,3 +366,26 @@ def test_every_change_of_an_event_driven_output_moves_its_seq():
                     assert out.seq != seen[0], (seen[1], now)
                 seen = (out.seq, now)
     check()
+
+
+def test_the_session_time_shown_is_the_sessions_in_every_state():
+    """_fill refreshes elapsed_ms and remaining_ms only on the ticks the
+    session time can move (running, resting) and at events: the display and
+    the phone must still see the session's own time after every tick, also
+    after a stop, a pause, a fault clear or a program choice."""
+    from hypothesis import given, settings, strategies as st
+    events = st.sampled_from([None, EV_START, EV_STOP, EV_PAUSE, EV_PROGRAM])
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.tuples(events, st.integers(1, 400)), max_size=20))
+    def check(script):
+        e = echo()
+        for ev, ticks in script:
+            if ev is not None:
+                e.press(ev)
+            for _ in range(ticks):
+                out = e.step()
+                s = e.s
+                assert out.elapsed_ms == s.session_ms
+                assert out.remaining_ms == max(s.total_ms - s.session_ms, 0)
+    check()

@@ -110,12 +110,12 @@ def test_closed_loop_sessions_stay_in_small_ints(checked_core, events):
 
 def test_idle_timers_saturate(checked_core):
     from pump import profiles
-    from pump.safety import SafetyConfig
+    from pump.safety import T_MASK, SafetyConfig
     p = profiles.defaults()
     s = checked_core.Session(p, SafetyConfig(p.limit_pa))
     s.tick(10, 0)
-    s.monitor.open_ms = SMALL - 5
+    s.monitor.t_ms = T_MASK - 5           # the monitor's clock just before its wrap
     s.monitor.since_reading_ms = SMALL - 5
     for _ in range(100):
         s.tick(50, None)                  # days idle, then a stale sensor
-    assert s.monitor.open_ms < SMALL and s.monitor.since_reading_ms < SMALL
+    assert s.monitor.t_ms < 100 * 50 and s.monitor.since_reading_ms < SMALL

@@ -192,7 +192,6 @@ NATIVE_FUNCTIONS = {
     "app.py": ("App.step",),
     "books.py": ("Books.tick", "Books.track_ambient"),
     "pump/session.py": ("Session.tick", "Session._pump", "Session._fill"),
-    "pump/safety.py": ("Monitor.observe", "Monitor.guard_duty", "Monitor.supervise"),
     "pump/cycle.py": ("Cycle.advance", "Cycle.setpoint_pa"),
     "pump/record.py": ("Record.update",),
     "hw/indicator.py": ("Indicator.update",),
@@ -212,6 +211,7 @@ NATIVE_FUNCTIONS = {
 # do, but no emulator runs it here: native until one does.
 VIPER_FUNCTIONS = {
     "pump/control.py": ("Control.update",),
+    "pump/safety.py": ("Monitor.observe", "Monitor.guard_duty", "Monitor.supervise"),
     "hw/sensors/analog.py": ("AnalogSensor.poll",),
 }
 VIPER_ARCHS = ("armv6m",)

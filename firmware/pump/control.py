@@ -30,7 +30,7 @@ from array import array
 
 from micropython import const
 
-from pump.slots import ptr32
+from pump.slots import ptr32, slot
 
 DUTY_MAX = const(65535)
 DT_MAX_MS = const(50)
@@ -77,11 +77,6 @@ _FF = const(15)              # 2 slots: the plateau duty learned per cycling mod
 _N_SLOTS = const(17)
 
 
-def _slot(i):
-    """A read-only view of slot i, for the tests (not on the tick path)."""
-    return property(lambda self: self.s[i])
-
-
 class Control:
     def __init__(self, min_duty_u16, slew_u16_per_ms, ceiling_pa):
         s = array("i", [0] * _N_SLOTS)
@@ -93,11 +88,11 @@ class Control:
         self.reset()
 
     # What the tests read (the board's tick path reads the slots).
-    duty = _slot(DUTY_SLOT)
-    integ = _slot(_INTEG)
-    sp = _slot(_SP)
-    min_duty = _slot(_MIN_DUTY)
-    ceiling_pa = _slot(_CEILING)
+    duty = slot(DUTY_SLOT)
+    integ = slot(_INTEG)
+    sp = slot(_SP)
+    min_duty = slot(_MIN_DUTY)
+    ceiling_pa = slot(_CEILING)
 
     @property
     def cut(self):

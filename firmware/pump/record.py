@@ -124,26 +124,46 @@ class Record:
         self.end = 0
         self.at_least = False
         self.active = True
+        self.seen_seq = -1                  # out.seq when bucket and peak_i were worked out
 
     def update(self, dt_ms, out):
-        """Once per tick while a session is active (allocation-free)."""
+        """Once per tick while a session is active (allocation-free). Where
+        the time and the peak go depends only on the outputs that move
+        out.seq (state, mode, level, cycle mode): worked out when it moves."""
         if not self.active:
             return
         self.duration_ms += dt_ms
+        if out.seq != self.seen_seq:
+            self._follow(out)
+        b = self.bucket
+        if b >= 0:
+            self.mode_ms[b] += dt_ms
+        cm = self.peak_i
+        if cm >= 0 and out.vacuum_pa > self.peak_pa[cm]:
+            self.peak_pa[cm] = out.vacuum_pa
+
+    def _follow(self, out):
+        """The mode_ms bucket (-1: none) and the peak (-1: none) of the
+        outputs' state, and the level they show marked as used."""
+        self.seen_seq = out.seq
         st = out.state
+        b = -1
+        cm = -1
         if st == STATE_RUNNING:
             m = out.mode
             if m >= 0:
-                self.mode_ms[m] += dt_ms
+                b = m
                 if out.level < 30:
                     self.levels[m] |= 1 << out.level
-            cm = out.cycle_mode
-            if (cm == MODE_STIMULATION or cm == MODE_EXPRESSION) and out.vacuum_pa > self.peak_pa[cm]:
-                self.peak_pa[cm] = out.vacuum_pa
+            c = out.cycle_mode
+            if c == MODE_STIMULATION or c == MODE_EXPRESSION:
+                cm = c
         elif st == STATE_RESTING:
-            self.mode_ms[3] += dt_ms
+            b = 3
         elif st == STATE_PAUSED:
-            self.mode_ms[4] += dt_ms
+            b = 4
+        self.bucket = b
+        self.peak_i = cm
 
     def fault(self, code):
         if self.active and self.n_faults < MAX_FAULTS:

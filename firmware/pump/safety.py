@@ -85,11 +85,14 @@ cost for a healthy sensor: near the limit the model outruns a slow plant,
 so a reading held flat at a top level gets a finite push per suction phase
 and then coasts on the leak; peaks come before that.
 """
+from array import array
+
 from micropython import const
 
 from pump import limits
 from pump.codes import (FAULT_NONE, FAULT_NO_VACUUM, FAULT_OVER_VACUUM, FAULT_RELEASE_FAIL, FAULT_SENSOR_IO,
                         FAULT_SENSOR_RANGE, FAULT_SENSOR_STALE, FAULT_SENSOR_STUCK)
+from pump.slots import ptr32, slot
 
 STUCK_TOGGLES = const(4)          # valve changes = two full cycles
 VENT_FLOOR_PA = const(2666)       # 20 mmHg: "vented" whatever the start
@@ -117,6 +120,47 @@ TIMER_CAP_MS = const(100000)
 # modulo that, which is exact for any interval it measures (seconds).
 T_MASK = const(0x1FFFFFFF)
 
+# Slots of Monitor.s (pump/slots.py): observe, guard_duty and supervise run
+# every tick and are viper code on an RP2040. The configuration first, then
+# the state. The session reads the reading, its freshness and the fault
+# through the public slots (a property would be a call on the tick path).
+_LIMIT = const(0)
+_SENSOR_MIN = const(1)
+_SENSOR_MAX = const(2)
+_STALE_MS = const(3)
+_RELEASE_CHECK_MS = const(4)
+_STUCK_BAND = const(5)
+FAULT_SLOT = const(6)        # the latched trip (0 = none)
+VAC_SLOT = const(7)          # the last valid reading, Pa
+FRESH_SLOT = const(8)        # 1: a new valid reading this tick
+_VALID = const(9)            # at least one valid reading seen
+_SINCE_MS = const(10)        # since the last valid reading
+_VALVE_WAS_OPEN = const(11)
+_T_MS = const(12)            # the monitor's clock (ms, wraps at T_MASK)
+_OPEN_AT = const(13)         # _T_MS when the valve last opened
+_OPEN_VAC = const(14)
+_OPEN_MIN = const(15)
+_OPEN_SEEN = const(16)       # a fresh reading since the valve opened
+_SAME_RUN = const(17)        # consecutive identical readings
+_RELEASE_CHECKED = const(18)
+_STUCK_REF = const(19)
+_STUCK_TOGGLES = const(20)
+_STUCK_MOTOR = const(21)
+_RISE_REF = const(22)        # the reading at the last proof of response
+_PRED = const(23)            # the vacuum the push since then could have built
+_SEG_RATIO = const(24)       # model/real rise x 16 of the last proved segment
+_PROOF_K16 = const(25)
+_LAST_INC = const(26)
+_N_SLOTS = const(27)
+# What viper code compares a reading with while it is still an object (not
+# const: a const would be a machine word, and viper compares a word with an
+# object only through these). A reading outside a 31-bit word is above any
+# limit or below any sensor's range.
+_NONE = None
+_INT = int
+_WORD_MAX = 0x3FFFFFFF
+_WORD_MIN = -0x40000000
+
 
 class SafetyConfig:
     """Limits the monitor enforces; every value is clamped to limits.py."""
@@ -135,137 +179,158 @@ class SafetyConfig:
 class Monitor:
     def __init__(self, cfg):
         self.cfg = cfg
-        self.fault = FAULT_NONE
-        self.vacuum_pa = 0           # last valid reading
-        self.valid = False           # at least one valid reading seen
-        self.fresh = False           # a new valid reading this tick
-        self.since_reading_ms = 0
+        s = array("i", [0] * _N_SLOTS)
+        self.s = s
+        s[_LIMIT] = cfg.limit_pa
+        # A sensor's range inside the word: no reading outside it gets this far.
+        s[_SENSOR_MIN] = max(cfg.sensor_min_pa, _WORD_MIN)
+        s[_SENSOR_MAX] = min(cfg.sensor_max_pa, _WORD_MAX)
+        s[_STALE_MS] = cfg.stale_ms
+        s[_RELEASE_CHECK_MS] = cfg.release_check_ms
+        s[_STUCK_BAND] = cfg.stuck_band_pa
         self.trip_reading = None     # the value that caused the last trip
         # The valve is open at boot: the first readings must show ambient.
-        self.valve_was_open = True
-        self.t_ms = 0                 # the monitor's clock (ms, wraps at T_MASK)
-        self.open_at = 0              # t_ms when the valve last opened
-        self.open_vac_pa = 0
-        self.open_min_pa = 0
-        self.open_seen = False       # a fresh reading since the valve opened
-        self.same_run = 0            # consecutive identical readings
-        self.release_checked = False
-        self.stuck_ref = 0
-        self.stuck_toggles = 0
-        self.stuck_motor = False
+        s[_VALVE_WAS_OPEN] = 1
+        s[_PROOF_K16] = PROOF_K16_MAX
         self.bad = [False, False]     # per cycle mode: a no-vacuum streak is running
         self.bad_since = [0, 0]       # t_ms when that streak began
         self.good = [False, False]    # per cycle mode: a good cycle this session ...
         self.good_end = [0, 0]        # ... and t_ms at the end of the last one
         self.weak_cycles = 0
-        self.rise_ref = 0             # the reading at the last proof of response
-        self.pred_pa = 0              # the vacuum the push since then could have built
-        self.seg_ratio = 0            # model/real rise x 16 of the last proved segment
-        self.proof_k16 = PROOF_K16_MAX
-        self.last_inc = 0
+
+    # What the tests and the web status read (the tick path reads the slots).
+    fault = slot(FAULT_SLOT)
+    vacuum_pa = slot(VAC_SLOT)
+    fresh = slot(FRESH_SLOT, True)
+    valid = slot(_VALID, True)
+    since_reading_ms = slot(_SINCE_MS)
+    t_ms = slot(_T_MS)
+    rise_ref = slot(_RISE_REF)
+    pred_pa = slot(_PRED)
+    seg_ratio = slot(_SEG_RATIO)
+    proof_k16 = slot(_PROOF_K16)
+    last_inc = slot(_LAST_INC)
 
     # -- latching -----------------------------------------------------------
     def trip(self, code, reading=None):
-        if self.fault == FAULT_NONE or (code == FAULT_RELEASE_FAIL and self.fault != code):
-            self.fault = code
+        s = self.s
+        fault = s[FAULT_SLOT]
+        if fault == FAULT_NONE or (code == FAULT_RELEASE_FAIL and fault != code):
+            s[FAULT_SLOT] = code
             self.trip_reading = reading
-        return self.fault
+        return s[FAULT_SLOT]
 
     def can_clear(self):
         """A stop press may clear a trip only with a fresh, valid reading near
         ambient: the sensor works again and the breast is not under vacuum."""
-        return (self.valid and self.since_reading_ms <= self.cfg.stale_ms
-                and -AMBIENT_BAND_PA <= self.vacuum_pa <= AMBIENT_BAND_PA)
+        s = self.s
+        return (s[_VALID] != 0 and s[_SINCE_MS] <= s[_STALE_MS]
+                and -AMBIENT_BAND_PA <= s[VAC_SLOT] <= AMBIENT_BAND_PA)
 
     def clear(self):
         if not self.can_clear():
             return False
-        self.fault = FAULT_NONE
+        self.s[FAULT_SLOT] = FAULT_NONE
         self.trip_reading = None
         self.new_session()
         return True
 
     def new_session(self):
+        s = self.s
         self.bad[0] = self.bad[1] = False
         self.good[0] = self.good[1] = False
         self.weak_cycles = 0
-        self.stuck_toggles = 0
-        self.stuck_motor = False
-        self.rise_ref = self.pred_pa = self.vacuum_pa
-        self.seg_ratio = 0
-        self.proof_k16 = PROOF_K16_MAX
+        s[_STUCK_TOGGLES] = 0
+        s[_STUCK_MOTOR] = 0
+        s[_RISE_REF] = s[_PRED] = s[VAC_SLOT]
+        s[_SEG_RATIO] = 0
+        s[_PROOF_K16] = PROOF_K16_MAX
 
     # -- every tick, before anything is decided -----------------------------
-    def observe(self, dt_ms, reading, sensor_fault):
+    # (viper on an RP2040: tools/deploy.py VIPER_FUNCTIONS)
+    def observe(self, dt_ms: int, reading, sensor_fault: int) -> int:
         """Check the sensor side. Returns the latched fault (0 = none).
         `reading` is Pa (int) or None for no new reading this tick;
         `sensor_fault` is 0 or the FAULT_SENSOR_* code the driver reported."""
-        cfg = self.cfg
-        self.fresh = False
+        s = ptr32(self.s)
+        s[FRESH_SLOT] = 0
+        since = s[_SINCE_MS]
         if dt_ms > 0:
-            self.t_ms = (self.t_ms + dt_ms) & T_MASK
-            if self.since_reading_ms < TIMER_CAP_MS:
-                self.since_reading_ms += dt_ms
+            s[_T_MS] = (s[_T_MS] + dt_ms) & T_MASK
+            if since < TIMER_CAP_MS:
+                since += dt_ms
+                s[_SINCE_MS] = since
         if sensor_fault:
-            if sensor_fault != FAULT_SENSOR_IO and sensor_fault != FAULT_SENSOR_STALE:
-                sensor_fault = FAULT_SENSOR_RANGE
-            return self.trip(sensor_fault, reading)
-        if reading is not None:
-            if type(reading) is not int:
-                return self.trip(FAULT_SENSOR_RANGE, reading)
-            if reading > cfg.limit_pa:
-                return self.trip(FAULT_OVER_VACUUM, reading)
-            if reading < cfg.sensor_min_pa or reading > cfg.sensor_max_pa:
-                return self.trip(FAULT_SENSOR_RANGE, reading)
-            gap = self.since_reading_ms
-            self.since_reading_ms = 0
-            if reading == self.vacuum_pa:
-                if self.same_run < FROZEN_READINGS:
-                    self.same_run += 1
+            code = FAULT_SENSOR_RANGE        # (the codes are objects here: imported names)
+            if sensor_fault == int(FAULT_SENSOR_IO):
+                code = FAULT_SENSOR_IO
+            elif sensor_fault == int(FAULT_SENSOR_STALE):
+                code = FAULT_SENSOR_STALE
+            return int(self.trip(code, reading))
+        if reading is not _NONE:
+            if type(reading) is not _INT:
+                return int(self.trip(FAULT_SENSOR_RANGE, reading))
+            if reading > _WORD_MAX:
+                return int(self.trip(FAULT_OVER_VACUUM, reading))
+            if reading < _WORD_MIN:
+                return int(self.trip(FAULT_SENSOR_RANGE, reading))
+            r = int(reading)
+            if r > s[_LIMIT]:
+                return int(self.trip(FAULT_OVER_VACUUM, reading))
+            if r < s[_SENSOR_MIN] or r > s[_SENSOR_MAX]:
+                return int(self.trip(FAULT_SENSOR_RANGE, reading))
+            s[_SINCE_MS] = 0
+            if r == s[VAC_SLOT]:
+                if s[_SAME_RUN] < FROZEN_READINGS:
+                    s[_SAME_RUN] += 1
             else:
-                self.same_run = 0
-            self.vacuum_pa = reading
-            self.valid = True
-            self.fresh = True
-            if gap > cfg.stale_ms:
-                return self.trip(FAULT_SENSOR_STALE, reading)
-        elif self.since_reading_ms > cfg.stale_ms:
-            return self.trip(FAULT_SENSOR_STALE)
-        return self.fault
+                s[_SAME_RUN] = 0
+            s[VAC_SLOT] = r
+            s[_VALID] = 1
+            s[FRESH_SLOT] = 1
+            if since > s[_STALE_MS]:
+                return int(self.trip(FAULT_SENSOR_STALE, reading))
+        elif since > s[_STALE_MS]:
+            return int(self.trip(FAULT_SENSOR_STALE))
+        return s[FAULT_SLOT]
 
     # -- the blind-push guard, asked by the session during suction ----------
     def suction_start(self):
-        self.rise_ref = self.pred_pa = self.vacuum_pa
-        self.seg_ratio = 0                   # a segment never spans a release
-        self.last_inc = 0
+        s = self.s
+        s[_RISE_REF] = s[_PRED] = s[VAC_SLOT]
+        s[_SEG_RATIO] = 0                    # a segment never spans a release
+        s[_LAST_INC] = 0
 
-    def guard_duty(self, dt_ms, duty):
+    # (viper on an RP2040: tools/deploy.py VIPER_FUNCTIONS)
+    def guard_duty(self, dt_ms: int, duty: int) -> int:
         """The duty the motor may have this tick (<= duty): the push since
         the reading last proved it follows must not have built more than
         limit - GUARD_MARGIN_PA on the fastest plant (see the module doc)."""
-        v = self.vacuum_pa
-        ref = self.rise_ref
+        s = ptr32(self.s)
+        v = s[VAC_SLOT]
+        ref = s[_RISE_REF]
         d = v - ref
-        push = self.pred_pa - ref            # the model's rise since the last proof
+        pred = s[_PRED]
+        push = pred - ref                    # the model's rise since the last proof
         # A proof: a rise of BLIND_RISE_PA, plus 1/K of the model's rise
         # since the last one (noise on a reading that stopped just short of
         # a proof cannot complete it once the push has gone on).
-        if d >= BLIND_RISE_PA + (push << 4) // self.proof_k16:
+        if d >= BLIND_RISE_PA + (push << 4) // s[_PROOF_K16]:
             # The previous segment is confirmed: the reading went on rising
             # past it, so it was following all through it. Its model/real
             # ratio says how fast this plant really is; K follows the fastest.
-            k16 = self.seg_ratio * PROOF_K_PER_RATIO
-            if 0 < k16 < self.proof_k16:
-                self.proof_k16 = k16 if k16 > PROOF_K16_MIN else PROOF_K16_MIN
-            self.seg_ratio = (push << 4) // d
-            self.rise_ref = v                # a response: the vacuum is what it reads ...
-            self.pred_pa = v + self.last_inc  # ... up to the last tick's push it may not show yet
-        elif v > self.pred_pa:
-            self.pred_pa = v                 # never below what it reads
-        pred = self.pred_pa
-        room = self.cfg.limit_pa - GUARD_MARGIN_PA - pred
+            k16 = s[_SEG_RATIO] * PROOF_K_PER_RATIO
+            if 0 < k16 < s[_PROOF_K16]:
+                s[_PROOF_K16] = k16 if k16 > PROOF_K16_MIN else PROOF_K16_MIN
+            s[_SEG_RATIO] = (push << 4) // d
+            s[_RISE_REF] = v                 # a response: the vacuum is what it reads ...
+            pred = v + s[_LAST_INC]          # ... up to the last tick's push it may not show yet
+        elif v > pred:
+            pred = v                         # never below what it reads
+        room = s[_LIMIT] - GUARD_MARGIN_PA - pred
         if room <= 0:
-            self.last_inc = 0
+            s[_PRED] = pred
+            s[_LAST_INC] = 0
             return 0
         if dt_ms > GUARD_DT_MAX_MS:
             dt_ms = GUARD_DT_MAX_MS
@@ -283,73 +348,78 @@ class Monitor:
         # Pa this push can build: duty/65536 of full, rounded up (never less
         # than the push; with duty = cap still within room); < 2^28.
         inc = (((duty + 63) >> 6) * full + 1023) >> 10
-        self.pred_pa = pred + inc
-        self.last_inc = inc
+        s[_PRED] = pred + inc
+        s[_LAST_INC] = inc
         return duty
 
     # -- every tick, after the outputs are decided ---------------------------
-    def supervise(self, dt_ms, duty, valve_open, pumping):
+    # (viper on an RP2040: tools/deploy.py VIPER_FUNCTIONS)
+    def supervise(self, dt_ms: int, duty: int, valve_open: int, pumping: int) -> int:
         """Stuck sensor and release checks against the final outputs. The
         common tick (no valve change, no new reading) touches little state:
         this runs every tick on the board."""
-        if valve_open != self.valve_was_open:
-            self.valve_was_open = valve_open
-            if valve_open:                          # opened: a release window starts
-                self.open_at = self.t_ms
-                self.open_vac_pa = self.vacuum_pa
-                self.open_seen = False
-                self.release_checked = False
-            elif not self.release_checked:
+        s = ptr32(self.s)
+        fresh = s[FRESH_SLOT]
+        opened = 1 if valve_open else 0
+        if opened != s[_VALVE_WAS_OPEN]:
+            s[_VALVE_WAS_OPEN] = opened
+            if opened:                              # opened: a release window starts
+                s[_OPEN_AT] = s[_T_MS]
+                s[_OPEN_VAC] = s[VAC_SLOT]
+                s[_OPEN_SEEN] = 0
+                s[_RELEASE_CHECKED] = 0
+            elif s[_RELEASE_CHECKED] == 0:
                 self._check_release()               # release phase shorter than the check time
             if pumping:
-                self.stuck_toggles += 1
-        if valve_open and not self.release_checked:
-            if self.fresh:
-                v = self.vacuum_pa
-                if v < self.open_min_pa or not self.open_seen:
-                    self.open_min_pa = v
-                    self.open_seen = True
-            if (self.t_ms - self.open_at) & T_MASK >= self.cfg.release_check_ms:
+                s[_STUCK_TOGGLES] += 1
+        if opened and s[_RELEASE_CHECKED] == 0:
+            if fresh:
+                v = s[VAC_SLOT]
+                if v < s[_OPEN_MIN] or s[_OPEN_SEEN] == 0:
+                    s[_OPEN_MIN] = v
+                    s[_OPEN_SEEN] = 1
+            if (s[_T_MS] - s[_OPEN_AT]) & T_MASK >= s[_RELEASE_CHECK_MS]:
                 self._check_release()
         if pumping:
             if duty > 0:
-                self.stuck_motor = True
-            if self.fresh:
-                d = self.vacuum_pa - self.stuck_ref
-                band = self.cfg.stuck_band_pa
+                s[_STUCK_MOTOR] = 1
+            if fresh:
+                d = s[VAC_SLOT] - s[_STUCK_REF]
+                band = s[_STUCK_BAND]
                 if d > band or d < -band:
-                    self.stuck_ref = self.vacuum_pa
-                    self.stuck_toggles = 0
-                    self.stuck_motor = False
-            if self.stuck_toggles >= STUCK_TOGGLES and self.stuck_motor:
-                self.trip(FAULT_SENSOR_STUCK, self.vacuum_pa)
-        elif self.stuck_toggles or self.stuck_motor or self.fresh:
-            self.stuck_ref = self.vacuum_pa
-            self.stuck_toggles = 0
-            self.stuck_motor = False
-        return self.fault
+                    s[_STUCK_REF] = s[VAC_SLOT]
+                    s[_STUCK_TOGGLES] = 0
+                    s[_STUCK_MOTOR] = 0
+            if s[_STUCK_TOGGLES] >= STUCK_TOGGLES and s[_STUCK_MOTOR]:
+                self.trip(FAULT_SENSOR_STUCK, s[VAC_SLOT])
+        elif s[_STUCK_TOGGLES] or s[_STUCK_MOTOR] or fresh:
+            s[_STUCK_REF] = s[VAC_SLOT]
+            s[_STUCK_TOGGLES] = 0
+            s[_STUCK_MOTOR] = 0
+        return s[FAULT_SLOT]
 
     def _check_release(self):
-        if not self.open_seen:
+        s = self.s
+        if not s[_OPEN_SEEN]:
             return                  # no reading since opening: sensor_stale's job
-        self.release_checked = True
-        need = self.open_vac_pa // 2
+        s[_RELEASE_CHECKED] = 1
+        need = s[_OPEN_VAC] // 2
         if need < VENT_FLOOR_PA:
             need = VENT_FLOOR_PA
-        if self.open_min_pa > need:
-            frozen = self.same_run >= FROZEN_READINGS
-            self.trip(FAULT_SENSOR_STUCK if frozen else FAULT_RELEASE_FAIL, self.open_min_pa)
+        if s[_OPEN_MIN] > need:
+            frozen = s[_SAME_RUN] >= FROZEN_READINGS
+            self.trip(FAULT_SENSOR_STUCK if frozen else FAULT_RELEASE_FAIL, s[_OPEN_MIN])
 
     # -- once per completed cycle --------------------------------------------
     def _streak(self, mode):
-        if self.bad[mode] and (self.t_ms - self.bad_since[mode]) & T_MASK >= self.cfg.no_vacuum_ms:
-            self.trip(FAULT_NO_VACUUM, self.vacuum_pa)
+        if self.bad[mode] and (self.s[_T_MS] - self.bad_since[mode]) & T_MASK >= self.cfg.no_vacuum_ms:
+            self.trip(FAULT_NO_VACUUM, self.s[VAC_SLOT])
 
     def cycle_end(self, mode, target_pa, peak_pa, period_ms):
         """No-vacuum and weak-pump tracking for a finished cycle of `mode`
         (stimulation or expression). Returns True while the last
         WEAK_CYCLES cycles all fell short of target by WEAK_MARGIN_PA."""
-        t = self.t_ms
+        t = self.s[_T_MS]
         if peak_pa * 2 < target_pa:
             if not self.bad[mode]:
                 self.bad[mode] = True

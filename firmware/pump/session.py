@@ -24,7 +24,7 @@ from pump.control import DUTY_SLOT, Control
 from pump.cycle import Cycle
 from pump.limits import TRIP_HEADROOM_MMHG, mmhg_to_pa
 from pump.model import START_DEFAULT, START_LAST
-from pump.safety import Monitor
+from pump.safety import FAULT_SLOT, FRESH_SLOT, VAC_SLOT, Monitor
 
 # Motor defaults when the board file does not say: a small diaphragm pump
 # stalls below about 20 % duty; 0 -> full in ~60 ms is inaudible as a start.
@@ -174,6 +174,10 @@ class Session:
             self.session_ms = ms
             left = self.step_left_ms - dt_ms
             self.step_left_ms = left
+            out = self.out                      # _show_time(ms), inlined
+            out.elapsed_ms = ms
+            shown = self.total_ms - ms
+            out.remaining_ms = shown if shown > 0 else 0
             if left <= 0 or ms >= self.max_session_ms:
                 self._program_event()
                 st = self.state
@@ -293,8 +297,9 @@ class Session:
         cyc = self.cycle
         if cyc.advance(dt_ms):
             self._cycle_boundary(mon)
-        v = mon.vacuum_pa
-        fresh = mon.fresh
+        ms = mon.s
+        v = ms[VAC_SLOT]
+        fresh = ms[FRESH_SLOT]
         if fresh and v > self.peak_pa:
             self.peak_pa = v
         ctl = self.control
@@ -339,20 +344,28 @@ class Session:
         self.ended_fault = FAULT_SESSION_LIMIT if reason == END_AUTO_OFF else FAULT_NONE
         self.control.off()
 
+    def _show_time(self, ms):
+        """The session time the outputs show: it moves only while running
+        or resting (tick() inlines this) and at events."""
+        out = self.out
+        out.elapsed_ms = ms
+        left = self.total_ms - ms
+        out.remaining_ms = left if left > 0 else 0
+
     def _fill(self, duty, valve_open, sp):
         out = self.out
         st = self.state
         out.duty_u16 = duty
         out.valve_open = valve_open
         out.setpoint_pa = sp
-        out.vacuum_pa = self.monitor.vacuum_pa
-        out.fault = self.monitor.fault or self.ended_fault
-        out.elapsed_ms = self.session_ms
-        left = self.total_ms - self.session_ms
-        out.remaining_ms = left if left > 0 else 0
+        ms = self.monitor.s
+        out.vacuum_pa = ms[VAC_SLOT]
+        out.fault = ms[FAULT_SLOT] or self.ended_fault
         if self.dirty or st != out.state:
-            # What changes only on events, steps and cycle boundaries.
+            # What changes only on events, steps and cycle boundaries; the
+            # session time also moves in tick() while running or resting.
             self.dirty = False
+            self._show_time(self.session_ms)
             out.seq = (out.seq + 1) & 0x3FFFFFFF
             out.state = st
             out.mode = self.mode

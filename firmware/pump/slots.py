@@ -19,3 +19,16 @@ The rules such a method keeps:
 def ptr32(slots):
     """Viper's word pointer to `slots`; as bytecode and on CPython, the array."""
     return slots
+
+
+def slot(i, as_bool=False):
+    """A property that reads and writes slot i of `self.s` (as a bool with
+    `as_bool`): for the tests and the code off the tick path; the tick path
+    indexes the slots itself (a property is a call)."""
+    def get(self):
+        v = self.s[i]
+        return v != 0 if as_bool else v
+
+    def put(self, v):
+        self.s[i] = int(v)
+    return property(get, put)

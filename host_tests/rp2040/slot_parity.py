@@ -6,6 +6,10 @@ negative slot is where a viper word and a Python int could part). The HEAP
 line is what tickbench.drive times its (here empty) button script from."""
 from hw.sensors.analog import AnalogSensor
 from pump.control import Control
+from pump import profiles
+from pump.codes import EV_LETDOWN, EV_LEVEL_UP, EV_START
+from pump.safety import VAC_SLOT, Monitor, SafetyConfig
+from pump.session import Session
 
 
 def control_rows():
@@ -54,7 +58,76 @@ def sensor_rows():
             print("sensor", i, acc, st, s.vacuum_pa)
 
 
+def monitor_rows():
+    """The monitor's viper checks over readings of every kind: in range,
+    past the limit, below ambient, frozen, not ints, too big for a machine
+    word (a truncating cast would make 2**32 + 100 read as 100 Pa), and
+    driver faults; each trip is cleared when it can be."""
+    m = Monitor(SafetyConfig(33331, stale_ms=60, release_check_ms=250, stuck_band_pa=3))
+    odd = (None, 1.5, True, 2 ** 32 + 100, -(2 ** 33), 2 ** 30, -(2 ** 30) - 1, "7")
+    acc = 0
+    v = 0
+    for i in range(1500):
+        ph = i % 70
+        valve_open = ph >= 45
+        if i % 500 < 250:
+            v = (i * 7919) % 36000 - 2500 if not valve_open else v // 2
+        elif i % 500 < 400:
+            v = 25000 + i % 3                        # held, with noise: a valve that does not vent
+        else:
+            v = 25000                                # held still: a frozen sensor
+        reading = v if i % 4 != 1 else None
+        if i % 97 == 0:
+            reading = odd[(i // 97) % len(odd)]
+        elif 600 <= i < 650:
+            reading = 20000                          # frozen
+        fault = (5, 3, 12)[i % 3] if i % 251 == 17 else 0
+        dt = 600 if i % 131 == 0 else (0 if i % 13 == 0 else 10)
+        f = m.observe(dt, reading, fault)
+        duty = 0
+        if not valve_open:
+            if ph == 0:
+                m.suction_start()
+            duty = m.guard_duty(dt, (i * 40503) % 65536)
+        f = m.supervise(dt, duty, valve_open, i % 500 < 450)
+        acc = (acc * 31 + f * 1000003 + duty + 7 * m.pred_pa + 3 * m.rise_ref + m.proof_k16
+               + m.seg_ratio + m.last_inc + m.vacuum_pa + m.since_reading_ms + m.t_ms) % 1000000007
+        if f and i % 5 == 0:
+            m.s[VAC_SLOT] = 0                           # the reading back at ambient ...
+            m.clear()                                # ... so the trip may clear
+        if i % 150 == 149:
+            print("monitor", i, acc, f, duty, m.pred_pa, m.rise_ref, m.proof_k16, m.vacuum_pa, m.since_reading_ms)
+
+
+def session_rows():
+    """The controller's and the monitor's viper functions as a session
+    calls them, over a crude plant (vacuum chases the duty, vents with the
+    valve): long and zero dts, a level step and the switch to expression."""
+    p = profiles.defaults()
+    s = Session(p, SafetyConfig(p.limit_pa))
+    v = 0
+    acc = 0
+    out = s.tick(0, 0)
+    s.press(EV_START)
+    for i in range(1500):
+        if i == 400:
+            s.press(EV_LEVEL_UP)
+        if i == 700:
+            s.press(EV_LETDOWN)
+        if out.valve_open:
+            v = v * 3 // 4
+        else:
+            v += (out.duty_u16 >> 6) - v // 40
+        dt = 10 if i % 37 else (0 if i % 2 else 55)
+        out = s.tick(dt, v + (i * 7919) % 300 - 150 if i % 3 else None)
+        acc = (acc * 31 + out.duty_u16 + 7 * out.setpoint_pa + out.valve_open + 3 * s.peak_pa) % 1000000007
+        if i % 150 == 149:
+            print("session", i, acc, out.state, out.duty_u16, out.setpoint_pa, s.peak_pa, s.cycle.phase_ms)
+
+
 print("HEAP")
 control_rows()
 sensor_rows()
+monitor_rows()
+session_rows()
 print("PARITY done")
