@@ -194,7 +194,7 @@ NATIVE_FUNCTIONS = {
     "pump/session.py": ("Session.tick", "Session._pump", "Session._fill"),
     "pump/cycle.py": ("Cycle.advance", "Cycle.setpoint_pa"),
     "pump/record.py": ("Record.update",),
-    "hw/indicator.py": ("Indicator.update",),
+    "hw/indicator.py": ("Indicator._change",),
     "hw/buttons.py": ("Buttons.poll",),
     "hw/sensors/__init__.py": ("Gain.apply",),
     "hw/sensors/mprls.py": ("MPRLS.poll",),
@@ -213,6 +213,7 @@ VIPER_FUNCTIONS = {
     "pump/control.py": ("Control.update",),
     "pump/safety.py": ("Monitor.observe", "Monitor.guard_duty", "Monitor.supervise"),
     "hw/sensors/analog.py": ("AnalogSensor.poll",),
+    "hw/indicator.py": ("Indicator.update",),
 }
 VIPER_ARCHS = ("armv6m",)
 

@@ -105,10 +105,15 @@ def config_text(timeout, workers):
     return "\n".join(lines)
 
 
+# A slot's index (pump/slots.py): the layout of an array, not a limit.
+SLOT_INDEX = re.compile(r"(_[A-Z0-9_]+|[A-Z0-9_]+_SLOT) = const\(")
+
+
 def init_lines(path):
     """1-based line numbers inside __init__ methods: the construction
     defaults, overwritten before any tick uses them (reset(), new_session(),
-    _start() set what matters, and those are mutated)."""
+    _start() set what matters, and those are mutated); and the slot index
+    constants (moving one only swaps two words of an array)."""
     keep = set()
     with open(os.path.join(WORK, path)) as f:
         lines = f.read().split("\n")
@@ -121,7 +126,7 @@ def init_lines(path):
             indent = len(line) - len(line.lstrip())
         elif inside and stripped and len(line) - len(line.lstrip()) <= indent:
             inside = False
-        if inside:
+        if inside or SLOT_INDEX.match(line):
             keep.add(i)
     return keep
 
@@ -138,7 +143,7 @@ def control_lines():
             in_func = stripped.startswith(CONTROL_FUNCS)
         if stripped.startswith("if holding and not"):
             continue                               # conditional integration: control quality, not a limit
-        if re.match(r"_[A-Z0-9_]+ = const\(", stripped):
+        if SLOT_INDEX.match(stripped):
             continue                               # a slot's index: the layout, not a limit
         if in_func or (CONTROL_LIMITS.search(line) and not stripped.startswith("#")):
             keep.add(i)

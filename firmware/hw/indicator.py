@@ -19,9 +19,12 @@ program N is selected (1 standard, 2 power, 3 catch_up, ...), and sounds a
 long tone on a trip, repeated every 10 s while the fault stands. The LED
 flashes the program number the same way when one is selected in idle.
 """
+from array import array
+
 from micropython import const
 
 from pump.schedule import SCHED_DUE, SCHED_MISSED
+from pump.slots import ptr32, slot
 
 from pump.codes import (FAULT_CONFIG_INVALID, FAULT_NONE, FAULT_WATCHDOG_RESET, STATE_DONE, STATE_FAULT,
                         STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
@@ -37,6 +40,12 @@ FAULT_REPEAT_MS = const(10000)
 # blink-code periods 2-5 s): pattern time wraps here without a visible jump
 # and stays a small int however long the board runs.
 PATTERN_WRAP_MS = const(1260000)
+# Slots of Indicator.s (pump/slots.py): what update's fast path reads.
+_T = const(0)
+_WAIT_MS = const(1)
+_CALM = const(2)
+_SEQ = const(3)
+_N_SLOTS = const(4)
 # Every pattern changes level only at multiples of this much pattern time.
 # The LED is worked out at its next change (and at once when what it
 # shows changes), not every tick: the update's full path costs several
@@ -125,37 +134,49 @@ class Indicator:
         self.sched_shown = 0
         self.beep_len = BEEP_MS
         self.show_program_ms = 0        # LED shows the program number while > 0
-        self.t = 0                      # pattern time since the state began, wraps at PATTERN_WRAP_MS
-        self.wait_ms = 0                # pattern time until the LED may change level
+        # t, the pattern time since the state began (wraps at PATTERN_WRAP_MS);
+        # the time until the LED may change level; calm, nothing sounds or
+        # shows on its own clock; the out.seq last shown: the fast path's
+        # slots (pump/slots.py).
+        s = array("i", [0] * _N_SLOTS)
+        s[_SEQ] = -1
+        self.s = s
         self.weak = False               # the out.weak and out.notice the LED shows
         self.notice = FAULT_NONE
-        self.calm = False               # nothing sounds or shows on its own clock (update's fast path)
-        self.seq = -1                   # the out.seq last shown
+
+    t = slot(_T)
 
     def set_schedule(self, sched):
         """The schedule's state (pump.schedule SCHED_*) changed: shown at the next update."""
         self.sched = sched
-        self.calm = False
+        self.s[_CALM] = 0
 
-    def update(self, dt_ms, out):
+    # (viper on an RP2040: tools/deploy.py VIPER_FUNCTIONS)
+    def update(self, dt_ms: int, out):
         """Once per tick, after the outputs are applied. Most ticks change
         nothing the person can see or hear: when nothing sounds, no program
         number is showing, the LED's next edge is still ahead and nothing it
         shows has changed, only the clocks move on."""
-        wait = self.wait_ms - dt_ms
+        s = ptr32(self.s)
+        wait = s[_WAIT_MS] - dt_ms
         # out.seq moves whenever state, program or weak may have changed (the
         # notice is fixed at boot); set_schedule() ends calm.
-        if wait > 0 and self.calm and out.seq == self.seq:
-            t = self.t + dt_ms
+        if wait > 0 and s[_CALM] and int(out.seq) == s[_SEQ]:
+            t = s[_T] + dt_ms
             if t < PATTERN_WRAP_MS:
-                self.t = t
-                self.wait_ms = wait
+                s[_T] = t
+                s[_WAIT_MS] = wait
                 return
-        t = self.t + dt_ms
+        self._change(dt_ms, out)
+
+    def _change(self, dt_ms, out):
+        """A tick on which something may show or sound."""
+        s = self.s
+        t = s[_T] + dt_ms
         if t >= PATTERN_WRAP_MS:
             t -= PATTERN_WRAP_MS
-        self.t = t
-        wait = self.wait_ms - dt_ms
+        s[_T] = t
+        wait = s[_WAIT_MS] - dt_ms
         st = out.state
         if st != self.state:
             self._announce(self.state, st)
@@ -163,7 +184,7 @@ class Indicator:
             # Each state's pattern starts at its beginning: a trip shows a
             # whole first group of its blink code (counted from one, not
             # from wherever the old pattern's clock stood).
-            self.t = t = 0
+            s[_T] = t = 0
             wait = 0
         if out.program != self.program:
             if self.program >= 0:                 # a selection, not boot
@@ -187,17 +208,18 @@ class Indicator:
         elif wait <= 0:
             self._show(led_on(st, out.fault, out.notice, out.weak, t, self.sched))
             wait = next_change_ms(st, out.notice, out.weak, t, self.sched)
-        self.wait_ms = wait
+        s[_WAIT_MS] = wait
         bz = self.buzzer
         if bz is not None and (self.beeps or self.tone_left > 0 or self.gap_left > 0 or self.buzzer_duty
                                or st == STATE_FAULT):
             self._buzz(dt_ms, st == STATE_FAULT)
         if self.display is not None:
             self.display.update(dt_ms, out)
-        self.seq = out.seq
-        self.calm = (self.display is None and self.show_program_ms <= 0 and st != STATE_FAULT
-                     and (bz is None or not (self.beeps or self.tone_left > 0 or self.gap_left > 0
-                                             or self.buzzer_duty)))
+        s[_SEQ] = out.seq
+        calm = (self.display is None and self.show_program_ms <= 0 and st != STATE_FAULT
+                and (bz is None or not (self.beeps or self.tone_left > 0 or self.gap_left > 0
+                                        or self.buzzer_duty)))
+        s[_CALM] = 1 if calm else 0
 
     def _show(self, lit):
         level = self.on_level if lit else 1 - self.on_level

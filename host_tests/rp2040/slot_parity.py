@@ -4,6 +4,7 @@ on CPython, where ptr32() is the array itself; test_rp2040.py compares the
 two outputs line by line. The inputs cross every clamp and both signs (a
 negative slot is where a viper word and a Python int could part). The HEAP
 line is what tickbench.drive times its (here empty) button script from."""
+from hw.indicator import Indicator
 from hw.sensors.analog import AnalogSensor
 from pump.control import Control
 from pump import profiles
@@ -125,9 +126,49 @@ def session_rows():
             print("session", i, acc, out.state, out.duty_u16, out.setpoint_pa, s.peak_pa, s.cycle.phase_ms)
 
 
+class LogPin:
+    """An LED pin that counts its edges."""
+    def __init__(self):
+        self.level = -1
+        self.edges = 0
+
+    def value(self, v=None):
+        if v is not None and v != self.level:
+            self.level = v
+            self.edges += 1
+
+
+def indicator_rows():
+    """The indicator's viper fast path against its changes: every state's
+    pattern, the weak warning, a program number, the schedule, the wrap of
+    the pattern clock (long dts)."""
+    from pump.session import Outputs
+    pin = LogPin()
+    ind = Indicator(pin, True)
+    out = Outputs()
+    acc = 0
+    states = (0, 1, 2, 3, 4, 5)
+    for i in range(2400):
+        if i % 200 == 0:
+            out.state = states[(i // 200) % 6]
+            out.fault = 4 if out.state == 4 else 0
+            out.weak = (i // 200) % 4 == 1
+            out.seq += 1
+        if i == 1300:
+            out.program = 2
+            out.seq += 1
+        if i % 700 == 650:
+            ind.set_schedule(1 + (i // 700) % 2)
+        ind.update(10 if i % 50 else 450000, out)
+        acc = (acc * 31 + pin.level * 7 + ind.t + pin.edges) % 1000000007
+        if i % 240 == 239:
+            print("indicator", i, acc, pin.level, pin.edges, ind.t)
+
+
 print("HEAP")
 control_rows()
 sensor_rows()
 monitor_rows()
 session_rows()
+indicator_rows()
 print("PARITY done")
