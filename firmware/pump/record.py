@@ -125,6 +125,8 @@ class Record:
         self.at_least = False
         self.active = True
         self.seen_seq = -1                  # out.seq when bucket and peak_i were worked out
+        self.bucket = -1                    # the mode_ms slot the time goes to (-1: none)
+        self.peak_i = -1                    # the peak_pa slot a reading may raise (-1: none)
 
     def update(self, dt_ms, out):
         """Once per tick while a session is active (allocation-free). Where

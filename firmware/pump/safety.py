@@ -198,11 +198,10 @@ class Monitor:
         self.good_end = [0, 0]        # ... and t_ms at the end of the last one
         self.weak_cycles = 0
 
-    # What the tests and the web status read (the tick path reads the slots).
+    # What the tests read (the session reads the slots).
     fault = slot(FAULT_SLOT)
     vacuum_pa = slot(VAC_SLOT)
     fresh = slot(FRESH_SLOT, True)
-    valid = slot(_VALID, True)
     since_reading_ms = slot(_SINCE_MS)
     t_ms = slot(_T_MS)
     rise_ref = slot(_RISE_REF)
