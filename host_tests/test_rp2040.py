@@ -13,6 +13,7 @@ other cases start a fresh chip from that flash image, as a power-up does.
 Without the UF2 the layer skips with one line saying where to get it; on
 CI (CI=true) that is a failure.
 """
+import errno
 import fcntl
 import json
 import os
@@ -438,6 +439,32 @@ def test_the_rp2_rtc_is_lost_at_a_reset_and_clock_set_carries_the_time_through_i
         settle(b)
         now, _, _ = board_time(b)
         assert now[0] == 2021, now
+
+
+def test_an_absent_i2c_address_fails_with_eio_as_on_the_chip_and_the_bus_recovers(tmp_path_factory):
+    """A disconnected I2C sensor NACKs its address. The RP2040 flushes the
+    TX FIFO and MicroPython's rp2 port raises EIO within the address byte;
+    rp2040js 1.4.1 left TX_EMPTY clear after the abort, so every write ran
+    into the 50 ms transfer timeout (ETIMEDOUT) and the fault state on
+    pico_w ticked at 19 Hz (tools/rp2040/chip.mjs sets it). The MPRLS at
+    0x18 on the same bus answers afterwards."""
+    code = ("import machine\n"
+            "i2c = machine.I2C(0, sda=machine.Pin(4), scl=machine.Pin(5), freq=400000)\n"
+            "got = []\n"
+            "for f in (lambda: i2c.writeto(0x33, b'\\xaa\\x00\\x00'), lambda: i2c.readfrom(0x33, 4),\n"
+            "          lambda: i2c.writeto(0x18, b'\\xaa\\x00\\x00')):\n"
+            "    try:\n"
+            "        f()\n"
+            "        got.append(0)\n"
+            "    except OSError as e:\n"
+            "        got.append(e.args[0])\n"
+            "print('ERRNO', got)\n")
+    with start_board("pico_w", tmp_path_factory, listen=True) as b:
+        rc, out = drive(b, subprocess.Popen(
+            [os.path.join(paths.ROOT, ".venv", "bin", "mpremote"), "connect", "socket://127.0.0.1:%d" % b.port,
+             "exec", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        assert rc == 0, out
+        assert json.loads(out.split("ERRNO", 1)[1].strip().splitlines()[0]) == [errno.EIO, errno.EIO, 0], out
 
 
 def test_without_the_uf2_one_line_says_where_to_get_it(monkeypatch):

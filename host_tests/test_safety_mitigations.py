@@ -764,6 +764,35 @@ def test_sensor_stuck_counts_from_zero_after_a_pause():
     assert m.fault == FAULT_SENSOR_STUCK and toggles == 3
 
 
+def test_sensor_stuck_counts_from_zero_in_a_new_session_whatever_came_before():
+    """new_session() restarts the stuck count: three valve changes against a
+    frozen reading in one session, then a new session that pumps from its
+    first tick (no idle tick in between to clear the count) trips at its own
+    fourth change, not earlier (mutation testing: the reset set to 1 went
+    unnoticed, a trip half a cycle early)."""
+    m = monitor()
+    valve_open = False
+    for _ in range(3):
+        for _ in range(30):
+            m.observe(10, 1000, 0)
+            m.supervise(10, 30000 if not valve_open else 0, valve_open, True)
+        valve_open = not valve_open
+    assert m.fault == FAULT_NONE
+    valve_open = not valve_open            # the new session starts as the last window ended: no change
+    m.new_session()
+    toggles = 0
+    while not m.fault and toggles <= 5:
+        for _ in range(30):
+            m.observe(10, 1000, 0)
+            m.supervise(10, 30000 if not valve_open else 0, valve_open, True)
+            if m.fault:
+                break
+        if not m.fault:
+            valve_open = not valve_open
+            toggles += 1
+    assert m.fault == FAULT_SENSOR_STUCK and toggles == 4, toggles
+
+
 @pytest.mark.parametrize("where", ["paused", "resting"])
 def test_a_stop_press_in_a_pause_or_a_rest_ends_the_session_for_good(where):
     from pump.codes import EV_PAUSE, EV_PROGRAM

@@ -147,6 +147,15 @@ function boot(cause) {
     bus.onWriteByte = (value) => i2cEvent(n, { kind: 'write', value });
     bus.onReadByte = (ack) => i2cEvent(n, { kind: 'read', ack });
     bus.onStop = () => i2cEvent(n, { kind: 'stop' });
+    // An abort (a NACKed address or byte) flushes the TX FIFO; on the chip
+    // TX_EMPTY is a level (FIFO at or below IC_TX_TL, shift register idle:
+    // RP2040 datasheet, IC_RAW_INTR_STAT), so it reads 1 from then on. The
+    // package sets it only when it pulls a command, and the SDK's write
+    // loop, which waits for TX_EMPTY before it looks at the abort source,
+    // then ran into MicroPython's 50 ms timeout (ETIMEDOUT) where a board
+    // returns EIO within the address byte.
+    const abort = bus.abort.bind(bus);
+    bus.abort = (reason) => { abort(reason); bus.setInterrupts(I2C_TX_EMPTY); };
   });
   cdc = new USBCDC(mcu.usbCtrl);
   // The package answers a bulk OUT read at once, with zero bytes when the
@@ -166,6 +175,8 @@ function boot(cause) {
   cdc.onDeviceConnected = () => { usbConnected = true; };
   mcu.core.PC = FLASH_BASE;
 }
+
+const I2C_TX_EMPTY = 1 << 4;            // IC_RAW_INTR_STAT.TX_EMPTY
 
 // I2C, the controller side of each byte. Only an address needs an answer
 // from the target model (ACK or NACK, and for a read the bytes it will
