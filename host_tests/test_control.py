@@ -4,7 +4,7 @@ import pytest
 
 from pump import control as control_mod
 from pump import profiles
-from pump.codes import EV_START, MODE_EXPRESSION, MODE_STIMULATION, STATE_RUNNING
+from pump.codes import EV_LETDOWN, EV_LEVEL_UP, EV_START, EV_STOP, MODE_EXPRESSION, MODE_STIMULATION, STATE_RUNNING
 from pump.control import DUTY_MAX, TRIM_MAX_PA, TRIM_MIN_PA, Control
 from pump.limits import mmhg_to_pa
 from rig import Rig
@@ -145,3 +145,23 @@ def test_a_weak_pump_is_reported_not_hidden():
     s.step_left_ms = 10 ** 9
     rig.run(6000)
     assert rig.out.state == STATE_RUNNING and rig.out.weak
+
+
+def test_a_pump_that_reaches_its_targets_never_shows_weak():
+    """The other half: "target not reached" on the LED only when it is
+    true. A default pump through stimulation, expression at the top level
+    and a stop never shows it (mutation testing: `weak and running` turned
+    into `weak or running` went unnoticed: the warning on every running
+    tick)."""
+    rig = Rig()
+    rig.press(EV_START)
+    seen = []
+    rig.run(20000, until=lambda o: seen.append(o.weak) and False)
+    rig.press(EV_LETDOWN)
+    for _ in range(8):
+        rig.press(EV_LEVEL_UP)
+    rig.run(20000, until=lambda o: seen.append(o.weak) and False)
+    assert rig.out.state == STATE_RUNNING and rig.out.mode == MODE_EXPRESSION
+    rig.press(EV_STOP)
+    rig.run(1000, until=lambda o: seen.append(o.weak) and False)
+    assert len(seen) == 4100 and not any(seen)

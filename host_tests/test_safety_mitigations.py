@@ -12,7 +12,7 @@ import pytest
 
 from pump import profiles
 from pump.codes import (EV_LETDOWN, EV_LEVEL_UP, EV_START, EV_STOP, FAULT_NO_VACUUM, FAULT_NONE,
-                        FAULT_OVER_VACUUM, FAULT_RELEASE_FAIL, FAULT_SENSOR_RANGE, FAULT_SENSOR_STALE,
+                        FAULT_OVER_VACUUM, FAULT_RELEASE_FAIL, FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, FAULT_SENSOR_STALE,
                         FAULT_SENSOR_STUCK, STATE_FAULT, STATE_IDLE, STATE_RUNNING)
 from pump.limits import TRIP_HEADROOM_MMHG, mmhg_to_pa
 from pump import safety
@@ -503,6 +503,19 @@ def test_clear_needs_a_fresh_reading():
     assert not m.can_clear()
     m.observe(10, 0, 0)
     assert m.can_clear() and m.clear() and m.fault == FAULT_NONE
+
+
+def test_clear_needs_a_reading_ever_to_have_come():
+    """A sensor that faults before its first reading (a boot with the part
+    unplugged) cannot be cleared within the stale window on the strength of
+    the monitor's initial 0 Pa: that is no reading of ambient (mutation
+    testing: the `valid` test weakened to always-true went unnoticed)."""
+    m = Monitor(SafetyConfig(LIMIT, stale_ms=100))
+    m.observe(10, None, FAULT_SENSOR_IO)
+    assert m.fault != FAULT_NONE
+    assert not m.can_clear() and not m.clear()
+    m.observe(10, 0, 0)                                  # the first real reading, at ambient
+    assert m.can_clear()
 
 
 def test_frozen_readings_during_a_release_that_does_not_vent_are_the_sensor():
