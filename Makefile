@@ -15,7 +15,7 @@ MICROPYTHON_UF2 ?= $(abspath ../shared/rp2040/micropython-v1.28.0-RPI_PICO.uf2)
 RP2040_BOOTROM  ?= $(abspath ../shared/rp2040/bootrom-b1.bin)
 export MICROPYTHON_UF2 RP2040_BOOTROM
 
-.PHONY: help venv test test-rp2040 bench-rp2040 bench-rp2040-parts board-rp2040 soak sim bench flash profiles-check profiles-push profiles-pull logs repl clean
+.PHONY: help venv test test-rp2040 bench-rp2040 bench-rp2040-parts bench-rp2040-heap board-rp2040 soak sim bench flash profiles-check profiles-push profiles-pull logs repl clean
 .PHONY: report plan press wifi pair browser screenshots
 
 help:
@@ -29,6 +29,7 @@ help:
 	@echo "             (MICROPYTHON_UF2=path/to/RPI_PICO.uf2 RP2040_BOOTROM=path/to/bootrom-b1.bin; docs/rp2040.md: where to get them)"
 	@echo "make bench-rp2040  tick cost per state, loop stalls and heap on the emulated Pico"
 	@echo "make bench-rp2040-parts  where a tick's time goes, per part and state, on the emulated Pico"
+	@echo "make bench-rp2040-heap   which module holds how much of the heap after boot, on the emulated Pico"
 	@echo "make board-rp2040 [BOARD=pico] [PORT=7777] [IMAGE=f] [SAVE=f]   an emulated Pico for mpremote"
 	@echo "make flash BOARD=pico [PORT=auto] [PROFILES=1]   compile and copy the firmware with mpremote"
 	@echo "make profiles-check FILE=...   validate a profiles file with the firmware's own validator"
@@ -109,6 +110,11 @@ bench-rp2040: $(STAMP) $(RP2040_NPM)
 bench-rp2040-parts: $(STAMP) $(RP2040_NPM)
 	@mkdir -p out
 	$(PY) -m tools.rp2040.tickparts --json out/bench-rp2040-parts.json
+
+# Which module holds how much of the heap after boot on the emulated Pico (~1 min a board).
+bench-rp2040-heap: $(STAMP) $(RP2040_NPM)
+	@mkdir -p out
+	$(PY) -m tools.rp2040.heapparts --boards pico,pico_w --json out/bench-rp2040-heap.json
 
 # An emulated Pico for mpremote on socket://127.0.0.1:7777 (Ctrl-C stops it).
 board-rp2040: $(STAMP) $(RP2040_NPM)

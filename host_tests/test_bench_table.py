@@ -24,3 +24,25 @@ def test_the_summary_puts_each_figure_before_beside_now():
     assert "%d -> 50001 bytes (frozen build estimate 20002)" % base["heap_after_boot_bytes"]["pico"] in text
     assert "pico 40003" in text and "-> 1234.5x" in text
     assert "heap after boot on the emulated pico" in text and text.count("tick on the emulated pico") == 1
+
+
+def test_heapparts_gives_each_module_its_heap_and_names_what_it_did_not_measure(monkeypatch):
+    """tools/rp2040/heapparts.py reads the harness's lines: a module's heap
+    is the growth its import caused, its .mpy that of what it pulled in;
+    a module resident after boot that the harness never imported is named,
+    not silently counted in the boot line."""
+    from tools.rp2040 import heapparts
+    printed = ("BASE 5000\nMOD pump.limits 1200 pump pump.limits\nSKIP hw.sensors.mprls\n"
+               "MOD app 8000 app\nBOOT 7000 21200\nHEAP 21200\nRESIDENT app pump pump.limits pump.extra rp2\n")
+    monkeypatch.setattr(heapparts, "drive", lambda board, harness, out, actions: printed)
+    sizes = {"pump": 30, "pump.limits": 600, "app": 4000}
+    monkeypatch.setattr(heapparts, "resident_code_bytes", lambda board, mods: sum(sizes[m] for m in mods))
+    r = heapparts.measure("pico", out=lambda s: None)
+    assert r["base_bytes"] == 5000 and r["boot_bytes"] == 7000 and r["total_bytes"] == 21200
+    assert [(m["name"], m["heap_bytes"], m["mpy_bytes"]) for m in r["modules"]] == [
+        ("pump.limits", 1200, 630), ("app", 8000, 4000)]
+    assert r["not_measured"] == ["pump.extra"]
+    lines = []
+    heapparts.table(r, lines.append)
+    assert "not measured (in the boot line): pump.extra" in lines[-1]
+    assert "pump.limits" in heapparts.HARNESS % {"order": heapparts.ORDER}
