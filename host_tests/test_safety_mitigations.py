@@ -754,15 +754,10 @@ def test_a_new_session_forgets_when_each_mode_last_built_vacuum():
         assert m.bad_since[mode] == (m.t_ms - 1000) & 0x1FFFFFFF, mode
 
 
-def test_sensor_stuck_counts_from_zero_after_a_pause():
-    m = monitor()
-    for _ in range(30):
-        m.observe(10, 1000 + _ % 2, 0)
-        m.supervise(10, 30000, False, True)                   # pumping
-    for _ in range(31):
-        m.observe(10, 1000 + _ % 2, 0)                        # ends on 1000, the reading that then freezes
-        m.supervise(10, 0, True, False)                       # paused: not pumping
-    valve_open = False
+def valve_changes_until_a_trip(m, valve_open):
+    """Pump against a reading frozen at 1000 Pa, the valve changing every
+    30 ticks (motor on while closed), from `valve_open`: the number of
+    changes made before the monitor tripped (at most 6)."""
     toggles = 0
     while not m.fault and toggles <= 5:
         for _ in range(30):
@@ -773,6 +768,19 @@ def test_sensor_stuck_counts_from_zero_after_a_pause():
         if not m.fault:
             valve_open = not valve_open
             toggles += 1
+    return toggles
+
+
+def test_sensor_stuck_counts_from_zero_after_a_pause():
+    m = monitor()
+    for _ in range(30):
+        m.observe(10, 1000 + _ % 2, 0)
+        m.supervise(10, 30000, False, True)                   # pumping
+    for _ in range(31):
+        m.observe(10, 1000 + _ % 2, 0)                        # ends on 1000, the reading that then freezes
+        m.supervise(10, 0, True, False)                       # paused: not pumping
+    valve_open = False
+    toggles = valve_changes_until_a_trip(m, valve_open)
     # The valve closing on the resume is the first of the four changes.
     assert m.fault == FAULT_SENSOR_STUCK and toggles == 3
 
@@ -793,16 +801,7 @@ def test_sensor_stuck_counts_from_zero_in_a_new_session_whatever_came_before():
     assert m.fault == FAULT_NONE
     valve_open = not valve_open            # the new session starts as the last window ended: no change
     m.new_session()
-    toggles = 0
-    while not m.fault and toggles <= 5:
-        for _ in range(30):
-            m.observe(10, 1000, 0)
-            m.supervise(10, 30000 if not valve_open else 0, valve_open, True)
-            if m.fault:
-                break
-        if not m.fault:
-            valve_open = not valve_open
-            toggles += 1
+    toggles = valve_changes_until_a_trip(m, valve_open)
     assert m.fault == FAULT_SENSOR_STUCK and toggles == 4, toggles
 
 

@@ -15,11 +15,9 @@ bytes then sit in the boot line).
 
     python -m tools.rp2040.heapparts [--boards pico,pico_w] [--json FILE]
 """
-import argparse
 import sys
 
-from tools.rp2040 import chip
-from tools.rp2040.tickbench import drive, resident_code_bytes
+from tools.rp2040.tickbench import drive, per_board_main, resident_code_bytes
 
 ORDER = ["pump.limits", "pump.codes", "pump.slots", "pump.model", "pump.cycle", "pump.control", "pump.safety",
          "pump.schedule", "pump.buttons", "pump.record", "pump.session", "hw.motor", "hw.valve", "hw.watchdog",
@@ -87,24 +85,7 @@ def table(r, out=print):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m tools.rp2040.heapparts", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--boards", default="pico")
-    ap.add_argument("--json", help="also write the results here")
-    args = ap.parse_args(argv)
-    why = chip.missing()
-    if why:
-        print("rp2040: " + why, file=sys.stderr)
-        return 2
-    results = []
-    for board in args.boards.split(","):
-        r = measure(board, out=lambda s: print(s, flush=True))
-        table(r)
-        results.append(r)
-    if args.json:
-        import json
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    return 0
+    return per_board_main("tools.rp2040.heapparts", __doc__, measure, table, "pico", argv)
 
 
 if __name__ == "__main__":

@@ -230,6 +230,29 @@ def table(results, out=print):
                 r["resident_mpy_bytes"]))
 
 
+def per_board_main(prog, doc, measure, table, default_boards, argv=None):
+    """The command line of a per-board bench (tickparts, heapparts): measure
+    each of --boards on the emulated chip, print its table as it comes, and
+    write all results to --json."""
+    ap = argparse.ArgumentParser(prog="python -m " + prog, description=doc.split("\n\n")[0])
+    ap.add_argument("--boards", default=default_boards)
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args(argv)
+    why = chip.missing()
+    if why:
+        print("rp2040: " + why, file=sys.stderr)
+        return 2
+    results = []
+    for board in args.boards.split(","):
+        r = measure(board, out=lambda s: print(s, flush=True))
+        table(r)
+        results.append(r)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tools.rp2040.tickbench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--boards", default="pico,pico_w")

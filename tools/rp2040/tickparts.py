@@ -17,11 +17,9 @@ slower than tickbench's by all of them, and "App.step itself" (the tick
 less its top-level parts) holds its own parts' wrappers. Ticks over 5 ms (the flash writes)
 are left out.
 """
-import argparse
 import sys
 
-from tools.rp2040 import chip
-from tools.rp2040.tickbench import PACE, RUN_S, STATES, drive, name_of
+from tools.rp2040.tickbench import PACE, RUN_S, STATES, drive, name_of, per_board_main
 
 # (key, object path on the board, method, arity), outer parts first.
 PARTS = [
@@ -183,24 +181,7 @@ def table(result, out=print):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m tools.rp2040.tickparts", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--boards", default="pico")
-    ap.add_argument("--json", help="also write the results here")
-    args = ap.parse_args(argv)
-    why = chip.missing()
-    if why:
-        print("rp2040: " + why, file=sys.stderr)
-        return 2
-    results = []
-    for board in args.boards.split(","):
-        r = measure(board, out=lambda s: print(s, flush=True))
-        table(r)
-        results.append(r)
-    if args.json:
-        import json
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    return 0
+    return per_board_main("tools.rp2040.tickparts", __doc__, measure, table, "pico", argv)
 
 
 if __name__ == "__main__":
