@@ -288,6 +288,19 @@ def test_start_level_last_starts_where_the_last_session_left_each_mode():
     assert e.step().level == 1 and e.s.levels == [1, 1, 1]
 
 
+def test_the_levels_kept_in_state_json_are_four_bits_a_mode_and_all_three_come_back():
+    """state.json keeps the last levels packed, 4 bits per mode in the
+    order stimulation, expression, mixed; each comes back at the next start
+    (mutation testing: the mixed level's shift went unnoticed)."""
+    s = make_session(_profiles_with("last"))
+    s.levels[:] = [4, 7, 3]
+    assert s.packed_levels() == 4 | 7 << 4 | 3 << 8
+    s.last_levels = s.packed_levels()
+    s.levels[:] = [1, 1, 1]
+    s._default_levels()
+    assert s.levels == [4, 7, 3]
+
+
 def test_start_level_default_starts_at_each_modes_default_level():
     e = Echo(session=make_session(_profiles_with("default")))
     e.press(EV_START)
