@@ -4,8 +4,8 @@ import copy
 
 from pump import profiles
 from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_PROGRAM, EV_START, EV_STOP,
-                        FAULT_NONE, FAULT_SESSION_LIMIT, MODE_EXPRESSION, MODE_MIXED, MODE_NONE,
-                        MODE_STIMULATION, STATE_DONE, STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
+                        FAULT_NONE, FAULT_OVER_VACUUM, FAULT_SESSION_LIMIT, MODE_EXPRESSION, MODE_MIXED, MODE_NONE,
+                        MODE_STIMULATION, STATE_DONE, STATE_FAULT, STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
 from pump.defaults import DEFAULT_PROFILES
 from rig import Echo, Rig, make_session, middle_profiles
 
@@ -402,3 +402,30 @@ def test_the_session_time_shown_is_the_sessions_in_every_state():
                 assert out.elapsed_ms == s.session_ms
                 assert out.remaining_ms == max(s.total_ms - s.session_ms, 0)
     check()
+
+
+def test_mode_and_level_presses_count_while_running_or_paused_and_nowhere_else():
+    """Let-down and level presses change the session only while it runs or
+    is paused (a level chosen during a pause is the one it resumes at);
+    when idle or in a fault they change nothing and say so (mutation
+    testing: "or paused" turned into "or not paused" went unnoticed)."""
+    e = Echo(session=make_session(middle_profiles()))
+    before = list(e.s.levels)
+    for ev in (EV_LETDOWN, EV_LEVEL_UP, EV_LEVEL_DOWN):
+        assert not e.press(ev)                       # idle
+    assert e.s.levels == before and e.s.mode == MODE_NONE
+    e.press(EV_START)
+    e.run(1000)
+    assert e.press(EV_PAUSE) and e.s.state == STATE_PAUSED
+    assert e.press(EV_LEVEL_UP) and e.s.levels[MODE_STIMULATION] == before[MODE_STIMULATION] + 1
+    assert e.press(EV_LETDOWN) and e.s.mode == MODE_EXPRESSION
+    assert e.press(EV_PAUSE)                         # resume
+    e.run(1000)
+    assert e.out.state == STATE_RUNNING and e.out.mode == MODE_EXPRESSION
+    e.s.monitor.trip(FAULT_OVER_VACUUM)
+    e.run(100)
+    assert e.out.state == STATE_FAULT
+    levels = list(e.s.levels)
+    for ev in (EV_LETDOWN, EV_LEVEL_UP, EV_LEVEL_DOWN):
+        assert not e.press(ev)                       # fault
+    assert e.s.levels == levels
