@@ -145,6 +145,19 @@ def test_stale_also_trips_while_idle():
     assert_safe(out, FAULT_SENSOR_STALE)
 
 
+def test_stale_counts_every_ms_of_a_fast_loop_too():
+    """A loop that ticks every millisecond (a board with nothing else to
+    do) ages the last reading like any other: stale after stale_ms, not
+    never (mutation testing: timers that skipped 1 ms ticks went unnoticed)."""
+    s = make_session()
+    stale_ms = s.monitor.cfg.stale_ms
+    s.tick(1, 0)
+    for _ in range(stale_ms):
+        out = s.tick(1, None)
+    assert out.state == STATE_IDLE
+    assert_safe(s.tick(1, None), FAULT_SENSOR_STALE)
+
+
 def test_a_loop_stall_longer_than_stale_ms_trips():
     s = make_session()
     s.press(EV_START)

@@ -118,6 +118,7 @@ def test_auto_off_at_thirty_minutes_with_session_limit():
     assert e.t_ms == 30 * MIN
     assert e.out.state == STATE_DONE and e.out.fault == FAULT_SESSION_LIMIT
     assert e.out.duty_u16 == 0 and e.out.valve_open
+    assert e.out.elapsed_ms == 30 * MIN and e.out.remaining_ms == 0      # what the display shows at the end
     e.run(60 * MIN)                                              # nothing restarts by itself
     assert e.out.state == STATE_DONE
     assert e.press(EV_START)
@@ -215,6 +216,52 @@ def test_program_select_cycles_in_idle_only():
     assert not e.s.select_program(1)
 
 
+def test_a_program_index_the_profile_does_not_have_is_refused():
+    """select_program() is also called with indices from state.json and the
+    phone: one past the end, or -1 (which Python would take as the last
+    program), chooses nothing (mutation testing: both went unnoticed)."""
+    s = make_session()
+    n = len(s.p.programs)
+    assert not s.select_program(-1) and s.program == 0
+    assert not s.select_program(n) and s.program == 0
+    assert s.select_program(n - 1) and s.program == n - 1
+
+
+def test_a_program_step_shows_on_the_tick_it_begins_also_between_two_cycles():
+    """The display and the phone show the new step (mode, step number) on
+    the tick the program reaches it, not at the next cycle's end. A pause
+    restarts the cycles, so the two-minute step change of "standard" falls
+    inside a cycle (mutation testing: a step change that left the outputs
+    stale until the cycle ended went unnoticed, because without the pause
+    both fall on the same tick)."""
+    e = echo()
+    e.press(EV_START)
+    e.run(5000)
+    e.press(EV_PAUSE)
+    e.run(30)
+    e.press(EV_PAUSE)
+    while e.s.session_ms < 2 * MIN - 10:
+        out = e.step()
+        assert out.step == 0 and out.mode == MODE_STIMULATION
+    out = e.step()
+    assert e.s.step == 1 and e.s.cycle.phase_ms > 0      # mid-cycle
+    assert out.step == 1 and out.mode == MODE_EXPRESSION and out.cycle_mode == MODE_STIMULATION
+
+
+def test_idle_resting_and_done_show_no_level_and_no_target():
+    """A level and a target are shown only while a mode runs (the display
+    and the phone would show "level 1" in a rest)."""
+    e = echo()
+    assert e.step().level == 0 and e.out.target_pa == 0
+    e.press(EV_PROGRAM)                                  # power: it rests after 20 min
+    e.press(EV_START)
+    assert e.step().level == 1 and e.out.target_pa > 0
+    assert e.run(21 * MIN, until=lambda o: o.state == STATE_RESTING)
+    assert e.out.level == 0 and e.out.target_pa == 0
+    e.press(EV_STOP)
+    assert e.step().level == 0 and e.out.target_pa == 0 and e.out.state == STATE_IDLE
+
+
 def test_catch_up_starts_gently():
     e = echo()
     e.s.select_program(2)
@@ -299,6 +346,10 @@ def test_the_levels_kept_in_state_json_are_four_bits_a_mode_and_all_three_come_b
     s.levels[:] = [1, 1, 1]
     s._default_levels()
     assert s.levels == [4, 7, 3]
+    top = [m.levels for m in s.p.modes]              # the strongest level comes back as well
+    s.last_levels = top[0] | top[1] << 4 | top[2] << 8
+    s._default_levels()
+    assert s.levels == top
 
 
 def test_start_level_default_starts_at_each_modes_default_level():
@@ -351,8 +402,9 @@ def test_garbage_dt_is_treated_as_no_time():
     s.tick(10, 0)
     before = s.session_ms
     s.tick(-500, 0)
+    s.tick(-1, 0)                    # a clock read out of order by a millisecond
     s.tick(3.7, 0)
-    assert s.session_ms == before
+    assert s.session_ms == before and s.out.elapsed_ms == before
 
 
 def test_every_change_of_an_event_driven_output_moves_its_seq():
