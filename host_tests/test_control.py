@@ -48,6 +48,22 @@ def test_zero_setpoint_or_vacuum_above_it_gives_no_duty():
     assert c.update(10, 10000, 20000, True, MODE_EXPRESSION) == 0
 
 
+def test_a_reading_that_leaps_past_the_setpoint_stops_the_push_however_fast_it_leaps():
+    """A glitch or a sudden seal can make the reading jump faster than any
+    plant rises (20 kPa in one 10 ms tick; the fastest plant: 4 kPa): the
+    error, lead term included, is then far below -60 kPa and its clamp must
+    keep the sign: the motor goes off, it never pushes harder (mutation
+    testing: the clamp's value turned positive went unnoticed)."""
+    c = ctl()
+    v = 10000
+    for _ in range(30):                                  # rising towards 20 kPa, motor on
+        v += 200
+        d = c.update(10, 20000, v, False, MODE_EXPRESSION, True)
+    assert d > 0
+    assert c.update(10, 20000, v + 20000, False, MODE_EXPRESSION, True) == 0
+    assert c.update(10, 20000, v + 20000, False, MODE_EXPRESSION, True) == 0   # slope gone: still above
+
+
 def test_integrator_does_not_wind_up_while_saturated():
     c = ctl()
     for _ in range(500):                 # 5 s flat out on the plateau, far below target
