@@ -433,6 +433,28 @@ def test_every_change_of_an_event_driven_output_moves_its_seq():
     check()
 
 
+def test_a_cycle_that_ends_as_the_last_one_did_leaves_out_seq_where_it_was():
+    """out.seq moves when something shown changes, not at every cycle's
+    end: a cycle of the same mode and target, with the weak flag as it
+    was, leaves it, so the indicator, the record and the display stay on
+    their quiet paths (on an RP2040 a moved seq made each cycle's last tick
+    some 360 us dearer). The level's new target moves it at the next cycle."""
+    e = Echo(session=make_session(middle_profiles()))
+    e.press(EV_START)
+    e.run(1000)
+    seq = e.out.seq
+    count = e.s.cycle.count
+    e.run(30000)
+    assert e.s.cycle.count >= count + 40 and e.out.seq == seq and e.out.mode == MODE_STIMULATION
+    target = e.out.target_pa
+    e.press(EV_LEVEL_UP)
+    e.step()
+    assert e.out.seq != seq
+    seq = e.out.seq
+    assert e.run(1000, until=lambda o: o.target_pa != target)
+    assert e.out.seq != seq and e.out.target_pa > target
+
+
 def test_the_session_time_shown_is_the_sessions_in_every_state():
     """_fill refreshes elapsed_ms and remaining_ms only on the ticks the
     session time can move (running, resting) and at events: the display and

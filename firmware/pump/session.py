@@ -322,17 +322,36 @@ class Session:
     def _cycle_boundary(self, mon):
         """A cycle ended: judge it, learn from it, load the next one."""
         target = self.cycle_target_pa
-        mode = self.p.modes[self.cycle_mode]
-        self.weak = mon.cycle_end(self.cycle_mode, target, self.peak_pa, mode.period_ms)
+        cm = self.cycle_mode
+        weak = self.weak
+        modes = self.p.modes
+        mode = modes[cm]
+        self.weak = mon.cycle_end(cm, target, self.peak_pa, mode.period_ms)
         ctl = self.control
-        ctl.end_cycle(self.cycle_mode, target, self.peak_pa, mode.suction_ms)
-        self.cycle_mode = self._next_cycle_mode()
-        self.cycle.load(self.p.modes[self.cycle_mode])
-        self.cycle_target_pa = self._level_target_pa()
-        self.dirty = True
-        ctl.new_target(self.cycle_mode, self.cycle_target_pa)
+        ctl.end_cycle(cm, target, self.peak_pa, mode.suction_ms)
+        m = self.mode
+        if m != MODE_MIXED:                 # _next_cycle_mode(), inlined for one mode
+            self.level_mode = m
+            nxt = m
+        else:
+            nxt = self._next_cycle_mode()
         self.peak_pa = 0
         self.in_suction = False
+        nxt_target = modes[nxt].targets_pa[self.levels[self.level_mode] - 1]   # _level_target_pa()
+        if nxt == cm and nxt_target == target:
+            # Most cycles end as the last one did: the same timing and
+            # target (the controller's trim is already scaled to it), and
+            # nothing shown changes unless the weak flag did. out.seq moves
+            # only then, so the indicator, the record and the display keep
+            # to their quiet paths.
+            if self.weak != weak:
+                self.dirty = True
+            return
+        self.cycle_mode = nxt
+        self.cycle.load(modes[nxt])
+        self.cycle_target_pa = nxt_target
+        self.dirty = True
+        ctl.new_target(nxt, nxt_target)
 
     def _end(self, reason, state):
         self.dirty = True
