@@ -435,8 +435,10 @@ class Monitor:
             self.bad[mode] = False
             self.good[mode] = True
             self.good_end[mode] = t
-        self._streak(0)                            # both modes: in mixed mode one may idle
-        self._streak(1)
+        bad = self.bad
+        if bad[0] or bad[1]:                       # a streak runs: both modes (in mixed mode one may idle)
+            self._streak(0)
+            self._streak(1)
         if peak_pa < target_pa - WEAK_MARGIN_PA:
             if self.weak_cycles < WEAK_CYCLES:
                 self.weak_cycles += 1
