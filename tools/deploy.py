@@ -210,7 +210,7 @@ NATIVE_FUNCTIONS = {
 # slot is read as the Python int it holds. esp32 (xtensawin, 32-bit) would
 # do, but no emulator runs it here: native until one does.
 VIPER_FUNCTIONS = {
-    "pump/control.py": ("Control.update",),
+    "pump/control.py": ("Control.update", "Control.end_cycle"),
     "pump/safety.py": ("Monitor.observe", "Monitor.guard_duty", "Monitor.supervise"),
     "hw/sensors/analog.py": ("AnalogSensor.poll",),
     "hw/indicator.py": ("Indicator.update",),

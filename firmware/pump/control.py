@@ -216,16 +216,17 @@ class Control:
         self.s[DUTY_SLOT] = 0
         return 0
 
-    def end_cycle(self, mode, target_pa, peak_pa, suction_ms):
+    # (viper on an RP2040: tools/deploy.py VIPER_FUNCTIONS)
+    def end_cycle(self, mode: int, target_pa: int, peak_pa: int, suction_ms: int):
         """After a cycle: learn the plateau duty and trim the next peak."""
-        s = self.s
+        s = ptr32(self.s)
         # A cycle that never reached its plateau says nothing new about the
         # duty that holds it: keep the last one (forgetting it would start the
         # next cycle weaker still, and a plant short of target would never
         # climb back into the band where it is learned).
         # Nor does a cycle whose push the blind-push guard cut short (the
         # restart after a cut runs slew-limited, below what holds the plateau).
-        if s[_HOLD_MS] > 0 and not s[_CUT]:
+        if s[_HOLD_MS] > 0 and s[_CUT] == 0:
             s[_FF + mode] = (s[_HOLD_SUM] // s[_HOLD_MS]) << 4
         err = target_pa - peak_pa
         trim = s[_TRIM + mode]
