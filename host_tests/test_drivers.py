@@ -220,6 +220,43 @@ def test_rp2_quiet_ticks_read_one_register_and_no_pin(world, port, pins, monkeyp
     assert press(world, b, pins[3], 100, STATE_RUNNING) == [EV_LEVEL_DOWN]
 
 
+def test_rp2_a_held_button_runs_only_its_own_debouncer_and_a_second_press_still_counts(world, monkeypatch):
+    """While one button is held (a long press: 1.5 s of ticks) the others,
+    released and settled, are not read: their debouncers would change
+    nothing (about 60 us each a tick on the chip). A second button pressed
+    during the hold is seen as at any other time."""
+    world.port = "rp2"
+    pins = (10, 11, 12, 13)
+    reads = []
+    real = machine.Pin.value
+    monkeypatch.setattr(machine.Pin, "value", lambda self, v=None: reads.append(self.id) or real(self, v))
+    b = factory_buttons("rp2", pins)
+    for _ in range(5):
+        b.poll(10, STATE_RUNNING)                 # settle
+    del reads[:]
+    world.levels[11] = 0                          # let-down held: a long press pauses
+    events = []
+    for _ in range(100):
+        events += b.events[:b.poll(10, STATE_RUNNING)]
+    assert set(reads) == {11} and len(reads) == 100
+    world.levels[13] = 0                          # level down while let-down is still held
+    for _ in range(10):
+        events += b.events[:b.poll(10, STATE_RUNNING)]
+    world.levels[13] = 1
+    for _ in range(60):
+        events += b.events[:b.poll(10, STATE_RUNNING)]
+    world.levels[11] = 1
+    for _ in range(10):
+        events += b.events[:b.poll(10, STATE_RUNNING)]
+    assert events == [EV_LEVEL_DOWN, EV_PAUSE]
+
+
+def test_the_register_check_needs_one_gpio_number_per_button(world):
+    pins = [machine.Pin(n, machine.Pin.IN, machine.Pin.PULL_UP) for n in (10, 11)] + [None]
+    with pytest.raises(ValueError):
+        Buttons(pins, gpio_in=machine.mem32, gpios=(10,))
+
+
 def test_a_register_check_without_the_buttons_gpio_numbers_is_refused(world):
     """An empty mask would read every tick as "all released": no press,
     not even stop, would ever reach the debouncers."""
