@@ -24,7 +24,7 @@ EVENT_FIELDS = ("state", "mode", "cycle_mode", "target_pa", "weak", "level", "pr
 
 
 class Outputs(session_mod.Outputs):
-    """Outputs as Session._fill refreshes them: every change of a field that
+    """Outputs as Session.tick refreshes them: every change of a field that
     changes on events moves `seq` (test_session.py checks the session keeps
     that promise), which the indicator's fast path relies on."""
 

@@ -111,13 +111,13 @@ def test_a_guard_that_trusts_a_reading_near_the_setpoint_lets_a_frozen_sensor_pa
         if self.vacuum_pa >= self.session_sp - 1333:
             self.rise_ref = self.pred_pa = self.vacuum_pa
         return real(self, dt_ms, duty)
-    real_pump = Session._pump
+    real_tick = Session.tick
 
-    def pump(self, dt_ms, mon):
-        mon.session_sp = self.control.sp
-        return real_pump(self, dt_ms, mon)
+    def tick(self, dt_ms, reading_pa, sensor_fault=0):
+        self.monitor.session_sp = self.control.sp
+        return real_tick(self, dt_ms, reading_pa, sensor_fault)
     monkeypatch.setattr(Monitor, "guard_duty", trusting)
-    monkeypatch.setattr(Session, "_pump", pump)
+    monkeypatch.setattr(Session, "tick", tick)
     assert _worst("sim", "expression", "freeze", (-0.5, 0.5, -0.5)) > LIMIT_PA
 
 

@@ -456,7 +456,7 @@ def test_a_cycle_that_ends_as_the_last_one_did_leaves_out_seq_where_it_was():
 
 
 def test_the_session_time_shown_is_the_sessions_in_every_state():
-    """_fill refreshes elapsed_ms and remaining_ms only on the ticks the
+    """Session.tick refreshes elapsed_ms and remaining_ms only on the ticks the
     session time can move (running, resting) and at events: the display and
     the phone must still see the session's own time after every tick, also
     after a stop, a pause, a fault clear or a program choice."""

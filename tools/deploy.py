@@ -191,11 +191,12 @@ def native_arch(mpy_word):
 NATIVE_FUNCTIONS = {
     "app.py": ("App.step",),
     "books.py": ("Books.tick", "Books.track_ambient"),
-    "pump/session.py": ("Session.tick", "Session._pump", "Session._fill"),
+    "pump/session.py": ("Session.tick", "Session._refresh"),
     "pump/cycle.py": ("Cycle.advance", "Cycle.setpoint_pa"),
     "pump/record.py": ("Record.update",),
     "hw/indicator.py": ("Indicator._change",),
     "hw/buttons.py": ("Buttons.poll",),
+    "hw/motor.py": ("Motor.set",),
     "hw/sensors/__init__.py": ("Gain.apply",),
     "hw/sensors/mprls.py": ("MPRLS.poll",),
 }

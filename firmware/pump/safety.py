@@ -48,7 +48,7 @@ the duty actually commanded: `pred`, the vacuum this push could have built,
 starts at the proved reading plus the last tick's model rise (the push the
 reading may not show yet). Each tick the duty is capped so that `pred`
 after this tick stays at or below limit - GUARD_MARGIN_PA; below the stall
-duty the motor is off (Session._pump, Control.capped). The setpoint plays no
+duty the motor is off (Session.tick, Control.capped). The setpoint plays no
 part: a reading frozen near the setpoint gets no more push than one frozen
 anywhere else (issue 10).
 

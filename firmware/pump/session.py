@@ -157,9 +157,9 @@ class Session:
         reading_pa: vacuum in Pa (int) or None when there is no new reading;
         sensor_fault: 0 or the FAULT_SENSOR_* code the driver reported.
 
-        The common tick's work is inlined here and in _pump (a call costs as
-        much as five attribute look-ups on an RP2040); what happens at
-        events, program steps and cycle boundaries lives in its own methods."""
+        The common tick's work is inlined here (a call costs as much as
+        five attribute look-ups on an RP2040); what happens at events,
+        program steps and cycle boundaries lives in its own methods."""
         if type(dt_ms) is not int or dt_ms < 0:
             dt_ms = 0
         mon = self.monitor
@@ -182,11 +182,44 @@ class Session:
                 self._program_event()
                 st = self.state
         if st == STATE_RUNNING:
-            sp = self._pump(dt_ms, mon)
-            duty = self.control.s[DUTY_SLOT]
-            valve_open = sp < 0
-            if valve_open:
-                sp = 0
+            # The pumping step: the cycle's phase, the controller, the guard.
+            cyc = self.cycle
+            phase = cyc.phase_ms + dt_ms                # Cycle.advance(), inlined
+            if phase < cyc.period_ms:
+                cyc.phase_ms = phase
+            else:                                       # the boundary goes through it
+                cyc.advance(dt_ms)
+                self._cycle_boundary(mon)
+                phase = cyc.phase_ms
+            ms = mon.s
+            v = ms[VAC_SLOT]
+            fresh = ms[FRESH_SLOT]
+            if fresh and v > self.peak_pa:
+                self.peak_pa = v
+            ctl = self.control
+            if phase >= cyc.suction_ms:                 # release: valve open, motor off
+                self.in_suction = False
+                ctl.update(dt_ms, -1, v, False, 0, fresh)   # the slope is tracked
+            else:
+                if not self.in_suction:
+                    self.in_suction = True
+                    mon.suction_start()
+                # Cycle.setpoint_pa(target, min(dt, 50)), inlined: the ramp's
+                # value at the end of this tick's interval, then the target.
+                sp = self.cycle_target_pa
+                ramp = cyc.ramp_ms
+                holding = phase >= ramp
+                if not holding:
+                    ahead = phase + (dt_ms if dt_ms < 50 else 50)
+                    if ahead < ramp:
+                        sp = sp * ahead // ramp
+                valve_open = False
+                duty = ctl.update(dt_ms, sp, v, holding, self.cycle_mode, fresh)
+                if duty:
+                    allowed = mon.guard_duty(dt_ms, duty)
+                    if allowed < duty:
+                        ctl.capped(allowed)                 # the guard's cut: off below the stall duty
+                        duty = ctl.s[DUTY_SLOT]
         elif st == STATE_PAUSED:
             self.pause_ms += dt_ms
             if self.pause_ms >= self.pause_timeout_ms:
@@ -199,7 +232,18 @@ class Session:
             duty = 0
             valve_open = True
             sp = 0
-        return self._fill(duty, valve_open, sp)
+        # The outputs of every tick (the rest follows out.seq in _refresh).
+        out = self.out
+        out.duty_u16 = duty
+        out.valve_open = valve_open
+        out.setpoint_pa = sp
+        ms = mon.s
+        out.vacuum_pa = ms[VAC_SLOT]
+        out.fault = ms[FAULT_SLOT] or self.ended_fault
+        st = self.state
+        if self.dirty or st != out.state:
+            self._refresh(out, st)
+        return out
 
     # -- internals -------------------------------------------------------------
     def _default_levels(self):
@@ -291,34 +335,6 @@ class Session:
         the mixed level."""
         return self.p.modes[self.cycle_mode].targets_pa[self.levels[self.level_mode] - 1]
 
-    def _pump(self, dt_ms, mon):
-        """Advance the cycle and control. Returns the shaped setpoint in
-        suction, -1 in release (valve open, motor off)."""
-        cyc = self.cycle
-        if cyc.advance(dt_ms):
-            self._cycle_boundary(mon)
-        ms = mon.s
-        v = ms[VAC_SLOT]
-        fresh = ms[FRESH_SLOT]
-        if fresh and v > self.peak_pa:
-            self.peak_pa = v
-        ctl = self.control
-        phase = cyc.phase_ms
-        if phase >= cyc.suction_ms:                     # release
-            self.in_suction = False
-            ctl.update(dt_ms, -1, v, False, 0, fresh)   # the slope is tracked, the motor is off
-            return -1
-        if not self.in_suction:
-            self.in_suction = True
-            mon.suction_start()
-        sp = cyc.setpoint_pa(self.cycle_target_pa, dt_ms if dt_ms < 50 else 50)
-        duty = ctl.update(dt_ms, sp, v, phase >= cyc.ramp_ms, self.cycle_mode, fresh)
-        if duty:
-            allowed = mon.guard_duty(dt_ms, duty)
-            if allowed < duty:
-                ctl.capped(allowed)
-        return sp
-
     def _cycle_boundary(self, mon):
         """A cycle ended: judge it, learn from it, load the next one."""
         target = self.cycle_target_pa
@@ -371,27 +387,19 @@ class Session:
         left = self.total_ms - ms
         out.remaining_ms = left if left > 0 else 0
 
-    def _fill(self, duty, valve_open, sp):
-        out = self.out
-        st = self.state
-        out.duty_u16 = duty
-        out.valve_open = valve_open
-        out.setpoint_pa = sp
-        ms = self.monitor.s
-        out.vacuum_pa = ms[VAC_SLOT]
-        out.fault = ms[FAULT_SLOT] or self.ended_fault
-        if self.dirty or st != out.state:
-            # What changes only on events, steps and cycle boundaries; the
-            # session time also moves in tick() while running or resting.
-            self.dirty = False
-            self._show_time(self.session_ms)
-            out.seq = (out.seq + 1) & 0x3FFFFFFF
-            out.state = st
-            out.mode = self.mode
-            out.cycle_mode = self.cycle_mode
-            out.target_pa = self.cycle_target_pa if st == STATE_RUNNING else 0
-            out.weak = self.weak and st == STATE_RUNNING
-            out.level = self.levels[self.mode] if self.mode != MODE_NONE else 0
-            out.program = self.program
-            out.step = self.step
-        return out
+    def _refresh(self, out, st):
+        """What the outputs show that changes only on events, steps and
+        cycle boundaries (the session time also moves in tick() while
+        running or resting): refreshed, and out.seq moved, when the state
+        changed or `dirty` says so."""
+        self.dirty = False
+        self._show_time(self.session_ms)
+        out.seq = (out.seq + 1) & 0x3FFFFFFF
+        out.state = st
+        out.mode = self.mode
+        out.cycle_mode = self.cycle_mode
+        out.target_pa = self.cycle_target_pa if st == STATE_RUNNING else 0
+        out.weak = self.weak and st == STATE_RUNNING
+        out.level = self.levels[self.mode] if self.mode != MODE_NONE else 0
+        out.program = self.program
+        out.step = self.step

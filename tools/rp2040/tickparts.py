@@ -7,7 +7,7 @@ its parts, per state.
 
 How: the same board, bench script and button presses as tickbench, but
 the harness first replaces each part's method on its instance (the sensor's
-poll, the buttons, Session.tick and its monitor, cycle, controller and
+poll, the buttons, Session.tick and its monitor, controller and
 outputs, the books, the indicator) with a wrapper that adds the call's
 `ticks_us()` span to that part's sum for the tick; per state it prints the
 mean per tick of every part. A wrapper costs a call, two clock reads and
@@ -27,13 +27,10 @@ PARTS = [
     ("sensor", "app.sensor", "poll", 0),
     ("session.tick", "app.session", "tick", 3),
     ("  monitor.observe", "app.session.monitor", "observe", 3),
-    ("  _pump", "app.session", "_pump", 2),
-    ("    cycle.advance", "app.session.cycle", "advance", 1),
-    ("    cycle.setpoint_pa", "app.session.cycle", "setpoint_pa", 2),
-    ("    control.update", "app.session.control", "update", 6),
-    ("    monitor.guard_duty", "app.session.monitor", "guard_duty", 2),
+    ("  control.update", "app.session.control", "update", 6),
+    ("  monitor.guard_duty", "app.session.monitor", "guard_duty", 2),
     ("  monitor.supervise", "app.session.monitor", "supervise", 4),
-    ("  _fill", "app.session", "_fill", 3),
+    ("  _refresh", "app.session", "_refresh", 2),
     ("motor.set", "app.motor", "set", 1),
     ("valve.set_open", "app.valve", "set_open", 1),
     ("books.tick", "app.books", "tick", 3),
