@@ -455,6 +455,42 @@ def test_a_cycle_that_ends_as_the_last_one_did_leaves_out_seq_where_it_was():
     assert e.out.seq != seq and e.out.target_pa > target
 
 
+def test_the_setpoint_each_tick_is_the_cycle_waveform_one_interval_ahead():
+    """Session.tick computes the cycle's advance and setpoint inline (a call
+    is dear on an RP2040): every running tick, at uneven tick lengths and
+    ticks longer than the 50 ms the control looks ahead, its setpoint is
+    Cycle.setpoint_pa's for the phase reached, in suction and in release,
+    in every mode, across level changes and cycle boundaries."""
+    from pump.cycle import Cycle
+    s = make_session(middle_profiles())
+    s.tick(0, 0)
+    s.press(EV_START)
+    dts = [10, 7, 13, 1, 10, 60, 10, 3, 25, 10, 10, 51, 9]
+    sp = 0
+    seen = set()
+    for i in range(6000):
+        if i == 1500:
+            s.press(EV_LEVEL_UP)
+        if i == 3000:
+            s.press(EV_LETDOWN)
+        dt = dts[i % len(dts)]
+        ref = Cycle()
+        ref.load(s.p.modes[s.cycle_mode])       # the timing of the cycle this tick is in
+        ref.phase_ms = s.cycle.phase_ms
+        out = s.tick(dt, sp)
+        if out.state != STATE_RUNNING:
+            continue
+        if ref.advance(dt):                      # the boundary: the new cycle's timing
+            ref.load(s.p.modes[s.cycle_mode])
+        assert ref.phase_ms == s.cycle.phase_ms
+        assert out.setpoint_pa == ref.setpoint_pa(s.cycle_target_pa, min(dt, 50)), i
+        assert out.valve_open == (ref.phase_ms >= ref.suction_ms)
+        seen.add((out.cycle_mode, out.valve_open, 0 < out.setpoint_pa < s.cycle_target_pa))
+        sp = out.setpoint_pa
+    assert seen >= {(MODE_STIMULATION, False, True), (MODE_STIMULATION, True, False),
+                    (MODE_EXPRESSION, False, True), (MODE_EXPRESSION, False, False), (MODE_EXPRESSION, True, False)}
+
+
 def test_the_session_time_shown_is_the_sessions_in_every_state():
     """Session.tick refreshes elapsed_ms and remaining_ms only on the ticks the
     session time can move (running, resting) and at events: the display and

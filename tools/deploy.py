@@ -192,7 +192,7 @@ NATIVE_FUNCTIONS = {
     "app.py": ("App.step",),
     "books.py": ("Books.tick", "Books.track_ambient"),
     "pump/session.py": ("Session.tick", "Session._refresh"),
-    "pump/cycle.py": ("Cycle.advance", "Cycle.setpoint_pa"),
+    "pump/cycle.py": ("Cycle.advance",),        # setpoint_pa: inlined in Session.tick
     "pump/record.py": ("Record.update",),
     "hw/indicator.py": ("Indicator._change",),
     "hw/buttons.py": ("Buttons.poll",),
