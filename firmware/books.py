@@ -85,11 +85,16 @@ Per tick (`tick()`) everything is integer arithmetic and allocates nothing;
 `write()` allocates (JSON text) and blocks, by design only in the ticks
 above.
 """
+from array import array
+
+from micropython import const
+
 from pump.codes import (END_AUTO_OFF, END_FAULT, END_STOP, STATE_DONE, STATE_FAULT, STATE_IDLE, STATE_PAUSED,
                         STATE_RESTING, STATE_RUNNING)
 from pump.limits import mmhg_to_pa
 from pump.record import Record
 from pump.schedule import SCHED_MISSED, SCHED_NAMES, SCHED_NONE
+from pump.slots import ptr32, slot
 
 # Pending writes (bits of Books.pending).
 W_STATE = 1           # state.json
@@ -101,7 +106,7 @@ W_NOTE = 8            # the phone's notes (volumes per breast, a remark) into no
 NOTES_WAITING = 4
 
 # Session time between two writes of session.cur while a session runs.
-CHECKPOINT_MS = 60000
+CHECKPOINT_MS = const(60000)
 # Absolute sensors: while idle and vented for REZERO_AFTER_MS, readings within
 # REZERO_WINDOW_PA of zero pull the measured ambient along (weather moves it
 # ~1 kPa a day). Larger offsets are not absorbed: they stay faults.
@@ -113,6 +118,25 @@ POWER_DAYS = 3
 POWER_MIN_S = 20 * 60
 POWER_GAP_S = 20 * 3600
 SINCE_CAP_S = 30 * 86400
+
+# Slots of Books.s, what the tick reads and moves (Books.tick is viper code
+# on an RP2040, pump/slots.py): the second's clocks, the checkpoint's mark,
+# the out.seq last looked at and whether ambient is tracked now.
+_SUB = const(0)             # ms into the uptime's current second
+_CHECK = const(1)           # ms since the schedule was last looked at
+_SAVED = const(2)           # record duration_ms when session.cur was last written
+_SEEN = const(3)            # out.seq when the state was last compared
+_TRACK = const(4)           # 1: an absolute sensor, idle or done (track_ambient runs)
+_LOGGED = const(5)          # 1: there is a log (checkpoints are requested)
+_SLOTS = const(6)
+# The record's slots (pump/record.py R_*; a viper index must be a const of
+# this module; test_books checks that they agree).
+_R_ACTIVE = const(0)
+_R_DURATION = const(1)
+_R_MODE = const(2)
+_R_PEAK = const(7)
+_R_BUCKET = const(9)
+_R_PEAK_I = const(10)
 
 
 class Books:
@@ -130,6 +154,10 @@ class Books:
         self.rezero = hasattr(sensor, "ambient_pa")
         self.vented_ms = 0
         self.log = log
+        s = array("i", bytes(4 * _SLOTS))
+        self.s = s
+        s[_SEEN] = -1
+        s[_LOGGED] = 1 if log is not None else 0
         self.board_id = board_id
         self.board_name = board_name
         self.program_names = tuple(p.name for p in profiles.programs)
@@ -139,19 +167,16 @@ class Books:
         self.closed = Record()
         self.pending = 0
         self.notes = []                  # note lines waiting for W_NOTE
-        self.saved_ms = 0                # record.duration_ms when session.cur was last written
         self.writes = 0                  # write() calls that wrote something (tests, bench)
         self.seq = 0
         self.prev_state = STATE_IDLE
         self.wall0_s = wall_s
         self.uptime_s = 0                # since boot; the records add uptime0_s
         self.uptime0_s = uptime0_s
-        self.sub_ms = 0
         self.since_last_s = None         # since the last session started on this boot
         self.since_power_s = None        # since the last counted power session on this boot
         self.schedule = profiles.schedule
         self.sched = SCHED_NONE
-        self.check_ms = 0
         if log is not None:
             session.last_levels = log.state.get("levels", 0)
         self.standard = profiles.program_index("standard")
@@ -191,40 +216,67 @@ class Books:
         self.choose_program()
 
     # -- every tick (integers only, no allocation) --------------------------------
-    def tick(self, dt, out, reading):
+    sub_ms = slot(_SUB)
+    check_ms = slot(_CHECK)
+    saved_ms = slot(_SAVED)
+
+    # (viper on an RP2040: tools/deploy.py VIPER_FUNCTIONS)
+    def tick(self, dt: int, out, reading):
         """After the outputs are applied: ambient, state changes, the record,
-        the clock and the schedule, and the checkpoint request."""
-        if self.rezero:
+        the clock and the schedule, and the checkpoint request. The state
+        changes only where out.seq moves (Session._refresh), so it and where
+        the record's time and peak go are looked at only then (`moved`)."""
+        s = ptr32(self.s)
+        if int(out.seq) != s[_SEEN]:
+            self.moved(out)
+        if s[_TRACK]:
             self.track_ambient(dt, out.state, reading)
-        if out.state != self.prev_state:
-            self.transition(out)
-            self.prev_state = out.state
-        rec = self.record
-        if rec.active:
+        r = ptr32(self.record.s)
+        if r[_R_ACTIVE]:
             # Record.update(dt, out), inlined for the ticks where out.seq
             # stands still (a call costs as much as five look-ups on an RP2040).
-            d = rec.duration_ms + dt
-            rec.duration_ms = d
-            if out.seq != rec.seen_seq:
-                rec._follow(out)
-            b = rec.bucket
+            d = r[_R_DURATION] + dt
+            r[_R_DURATION] = d
+            b = r[_R_BUCKET]
             if b >= 0:
-                rec.mode_ms[b] += dt
-            cm = rec.peak_i
+                r[_R_MODE + b] += dt
+            cm = r[_R_PEAK_I]
             if cm >= 0:
-                v = out.vacuum_pa
-                if v > rec.peak_pa[cm]:
-                    rec.peak_pa[cm] = v
-            if d - self.saved_ms >= CHECKPOINT_MS and self.log is not None:
-                self.pending |= W_CUR
+                v = int(out.vacuum_pa)
+                if v > r[_R_PEAK + cm]:
+                    r[_R_PEAK + cm] = v
+            if d - s[_SAVED] >= CHECKPOINT_MS and s[_LOGGED]:
+                self.checkpoint_due()
         # keep_time() inlined for the ticks inside a second (most of them).
-        sub = self.sub_ms + dt
-        check = self.check_ms + dt
+        sub = s[_SUB] + dt
+        check = s[_CHECK] + dt
         if sub < 1000 and check < 1000:
-            self.sub_ms = sub
-            self.check_ms = check
+            s[_SUB] = sub
+            s[_CHECK] = check
         else:
             self.keep_time(dt)
+
+    def moved(self, out):
+        """out.seq moved: a state change (a record begun or ended), where the
+        open record's time and peak go, and whether ambient is tracked."""
+        self.s[_SEEN] = out.seq
+        st = out.state
+        if st != self.prev_state:
+            self.transition(out)
+            self.prev_state = st
+        # Ambient moves only while idle or done; leaving them restarts the wait.
+        idle = st == STATE_IDLE or st == STATE_DONE
+        self.s[_TRACK] = 1 if self.rezero and idle else 0
+        if not idle:
+            self.vented_ms = 0
+        rec = self.record
+        if rec.active and out.seq != rec.seen_seq:
+            rec._follow(out)
+
+    def checkpoint_due(self):
+        """CHECKPOINT_MS of session time since session.cur was last written:
+        write it at the next tick with motor 0 and valve open."""
+        self.pending |= W_CUR
 
     def stalled(self, ms, out):
         """A write held the loop for ms: the session and the wall clock went
@@ -341,18 +393,21 @@ class Books:
         return None if self.wall0_s is None else self.wall0_s + self.uptime_s
 
     def keep_time(self, dt):
-        self.sub_ms += dt
-        while self.sub_ms >= 1000:
-            self.sub_ms -= 1000
+        s = self.s
+        sub = s[_SUB] + dt
+        while sub >= 1000:
+            sub -= 1000
             self.uptime_s += 1
             if self.since_last_s is not None and self.since_last_s < SINCE_CAP_S:
                 self.since_last_s += 1
             if self.since_power_s is not None and self.since_power_s < SINCE_CAP_S:
                 self.since_power_s += 1
-        self.check_ms += dt
-        if self.check_ms < 1000:
+        s[_SUB] = sub
+        check = s[_CHECK] + dt
+        if check < 1000:
+            s[_CHECK] = check
             return
-        self.check_ms = 0          # with or without a schedule: a counter that never wraps leaves small ints
+        s[_CHECK] = 0          # with or without a schedule: a counter that never wraps leaves small ints
         if self.schedule is not None:
             last = self.log.state["last_start_s"] if self.log is not None else None
             sched = self.schedule.state(self.wall_now(), last, self.since_last_s)

@@ -209,6 +209,23 @@ def test_an_absolute_sensor_is_rezeroed_only_when_idle_vented_and_near_zero():
     out = k.tick()
     k.b.tick(10, out, 160)
     assert out.state == STATE_RUNNING and sensor.ambient_pa == 99990 and k.b.vented_ms == 0
+    # Idle again after a session: the 5 s vented wait starts over.
+    k.s.press(EV_STOP)
+    out = k.s.tick(10, 0)
+    for _ in range(500):
+        k.b.tick(10, out, 160)
+    assert out.state != STATE_RUNNING and sensor.ambient_pa == 99990
+    k.b.tick(10, out, 160)
+    assert sensor.ambient_pa == 99980
+
+
+def test_the_books_index_the_records_slots_where_the_record_keeps_them():
+    """Books.tick (viper on an RP2040) indexes the open record's slots by
+    its own consts: they must be pump/record.py's."""
+    import books
+    from pump import record
+    for name in ("ACTIVE", "DURATION", "MODE", "PEAK", "BUCKET", "PEAK_I"):
+        assert getattr(books, "_R_" + name) == getattr(record, "R_" + name), name
 
 
 # -- a slow flash, through the simulator, on both VMs ------------------------------------------

@@ -361,7 +361,7 @@ SLOT_PARITY = os.path.join(paths.ROOT, "host_tests", "rp2040", "slot_parity.py")
 def test_the_viper_slot_functions_give_the_same_numbers_on_the_chip_as_on_cpython(tmp_path_factory):
     """make flash compiles the slot functions (the controller's update, the
     analog sensor's poll, the monitor's checks, the indicator's fast
-    path) as viper code for an RP2040: 32-bit machine words
+    path, the books' tick) as viper code for an RP2040: 32-bit machine words
     instead of Python ints. Over inputs that cross every clamp and both
     signs they must give what the same source gives on CPython, line by line."""
     import sys
@@ -375,8 +375,8 @@ def test_the_viper_slot_functions_give_the_same_numbers_on_the_chip_as_on_cpytho
     host_out = subprocess.run([sys.executable, SLOT_PARITY], env=env, capture_output=True, text=True,
                               check=True).stdout
     rows = lambda s: [line.strip() for line in s.splitlines()
-                      if line.startswith(("control", "sensor", "monitor", "session", "indicator", "PARITY"))]
-    assert rows(host_out)[-1] == "PARITY done" and len(rows(host_out)) == 43
+                      if line.startswith(("control", "sensor", "monitor", "session", "indicator", "books", "PARITY"))]
+    assert rows(host_out)[-1] == "PARITY done" and len(rows(host_out)) == 58
     assert rows(chip_out) == rows(host_out)
 
 

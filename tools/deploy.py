@@ -190,10 +190,9 @@ def native_arch(mpy_word):
 # name, no import) for the arch the board reports. {file: ("Class.method", ...)}
 NATIVE_FUNCTIONS = {
     "app.py": ("App.step",),
-    "books.py": ("Books.tick", "Books.track_ambient"),
+    "books.py": ("Books.track_ambient",),       # Books.tick: viper
     "pump/session.py": ("Session.tick", "Session._refresh"),
     "pump/cycle.py": ("Cycle.advance",),        # setpoint_pa: inlined in Session.tick
-    "pump/record.py": ("Record.update",),
     "hw/indicator.py": ("Indicator._change",),
     "hw/buttons.py": ("Buttons.poll",),
     "hw/motor.py": ("Motor.set",),
@@ -211,6 +210,7 @@ NATIVE_FUNCTIONS = {
 # slot is read as the Python int it holds. esp32 (xtensawin, 32-bit) would
 # do, but no emulator runs it here: native until one does.
 VIPER_FUNCTIONS = {
+    "books.py": ("Books.tick",),
     "pump/control.py": ("Control.update", "Control.end_cycle"),
     "pump/safety.py": ("Monitor.observe", "Monitor.guard_duty", "Monitor.supervise"),
     "hw/sensors/analog.py": ("AnalogSensor.poll",),

@@ -12,16 +12,32 @@ tuple, whatever epoch the port's time.time() uses; a year before 2024 means
 the board's clock was never set.
 """
 import json
+from array import array
 
 from binascii import crc32
+from micropython import const
 
 from pump.codes import (END_NAMES, FAULT_NAMES, MODE_EXPRESSION, MODE_MIXED, MODE_NAMES, MODE_STIMULATION,
                         STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
+from pump.slots import slot
 
 VERSION = 1
 CLOCK_SET_YEAR = 2024
 MAX_FAULTS = 8
 _MDAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+# Slots of Record.s: what every tick of a session moves, read and written
+# by Books.tick as viper code on an RP2040 (books.py keeps the same numbers
+# as its own consts: a viper index must be a const of its own module;
+# test_books checks they agree). Durations are ms, peaks Pa: well under 2^30.
+R_ACTIVE = const(0)
+R_DURATION = const(1)
+R_MODE = const(2)           # 5 slots: ms in stimulation, expression, mixed, rest, paused
+R_PEAK = const(7)           # 2 slots: the peak (Pa) per cycle mode
+R_BUCKET = const(9)         # the R_MODE slot the time goes to, less R_MODE (-1: none)
+R_PEAK_I = const(10)        # the R_PEAK slot a reading may raise, less R_PEAK (-1: none)
+R_SEEN = const(11)          # out.seq when bucket and peak were worked out
+R_SLOTS = const(12)
 
 
 def _leap(y):
@@ -97,14 +113,28 @@ def decode(line):
 
 class Record:
     def __init__(self):
-        self.mode_ms = [0, 0, 0, 0, 0]      # stimulation, expression, mixed, rest, paused
+        self.s = array("i", bytes(4 * R_SLOTS))
         self.levels = [0, 0, 0]             # bit n = level n used, per mode
-        self.peak_pa = [0, 0]               # per cycle mode
         self.faults = [0] * MAX_FAULTS
         self.n_faults = 0
-        self.active = False
         self.start(0, None, 0, 0, 0, "none")
         self.active = False
+
+    active = slot(R_ACTIVE, True)
+    duration_ms = slot(R_DURATION)
+    seen_seq = slot(R_SEEN)
+    bucket = slot(R_BUCKET)
+    peak_i = slot(R_PEAK_I)
+
+    @property
+    def mode_ms(self):
+        """ms per stimulation, expression, mixed, rest, paused (a writable view)."""
+        return memoryview(self.s)[R_MODE:R_MODE + 5]
+
+    @property
+    def peak_pa(self):
+        """The peak per cycle mode, Pa (a writable view)."""
+        return memoryview(self.s)[R_PEAK:R_PEAK + 2]
 
     def start(self, seq, start_s, uptime_s, boot, program, schedule):
         self.seq = seq
@@ -113,41 +143,43 @@ class Record:
         self.boot = boot
         self.program = program
         self.schedule = schedule
-        self.duration_ms = 0
+        s = self.s
         i = 0
-        while i < 5:
-            self.mode_ms[i] = 0
+        while i < R_SLOTS:
+            s[i] = 0
             i += 1
         self.levels[0] = self.levels[1] = self.levels[2] = 0
-        self.peak_pa[0] = self.peak_pa[1] = 0
         self.n_faults = 0
         self.end = 0
         self.at_least = False
-        self.active = True
-        self.seen_seq = -1                  # out.seq when bucket and peak_i were worked out
-        self.bucket = -1                    # the mode_ms slot the time goes to (-1: none)
-        self.peak_i = -1                    # the peak_pa slot a reading may raise (-1: none)
+        s[R_ACTIVE] = 1
+        s[R_SEEN] = -1
+        s[R_BUCKET] = -1
+        s[R_PEAK_I] = -1
 
     def update(self, dt_ms, out):
-        """Once per tick while a session is active (allocation-free). Where
-        the time and the peak go depends only on the outputs that move
-        out.seq (state, mode, level, cycle mode): worked out when it moves."""
-        if not self.active:
+        """dt_ms more of the session (allocation-free): a write's stall
+        (Books.stalled); the tick does the same in Books.tick. Where the
+        time and the peak go depends only on the outputs that move out.seq
+        (state, mode, level, cycle mode): worked out when it moves."""
+        s = self.s
+        if not s[R_ACTIVE]:
             return
-        self.duration_ms += dt_ms
-        if out.seq != self.seen_seq:
+        s[R_DURATION] += dt_ms
+        if out.seq != s[R_SEEN]:
             self._follow(out)
-        b = self.bucket
+        b = s[R_BUCKET]
         if b >= 0:
-            self.mode_ms[b] += dt_ms
-        cm = self.peak_i
-        if cm >= 0 and out.vacuum_pa > self.peak_pa[cm]:
-            self.peak_pa[cm] = out.vacuum_pa
+            s[R_MODE + b] += dt_ms
+        cm = s[R_PEAK_I]
+        if cm >= 0 and out.vacuum_pa > s[R_PEAK + cm]:
+            s[R_PEAK + cm] = out.vacuum_pa
 
     def _follow(self, out):
         """The mode_ms bucket (-1: none) and the peak (-1: none) of the
         outputs' state, and the level they show marked as used."""
-        self.seen_seq = out.seq
+        s = self.s
+        s[R_SEEN] = out.seq
         st = out.state
         b = -1
         cm = -1
@@ -164,8 +196,8 @@ class Record:
             b = 3
         elif st == STATE_PAUSED:
             b = 4
-        self.bucket = b
-        self.peak_i = cm
+        s[R_BUCKET] = b
+        s[R_PEAK_I] = cm
 
     def fault(self, code):
         if self.active and self.n_faults < MAX_FAULTS:

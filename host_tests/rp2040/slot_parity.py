@@ -8,7 +8,7 @@ from hw.indicator import Indicator
 from hw.sensors.analog import AnalogSensor
 from pump.control import Control
 from pump import profiles
-from pump.codes import EV_LETDOWN, EV_LEVEL_UP, EV_START
+from pump.codes import EV_LETDOWN, EV_LEVEL_UP, EV_PAUSE, EV_START, EV_STOP
 from pump.safety import VAC_SLOT, Monitor, SafetyConfig
 from pump.session import Session
 
@@ -165,10 +165,93 @@ def indicator_rows():
             print("indicator", i, acc, pin.level, pin.edges, ind.t)
 
 
+class BooksLog:
+    """The session log as the books see it: its state and what was written."""
+    def __init__(self):
+        self.state = {"boots": 0, "seq": 0, "last_start_s": None, "power_left": 0, "power_last_s": None,
+                      "levels": 0}
+        self.acc = 0
+
+    def mark(self, *values):
+        for v in values:
+            self.acc = (self.acc * 31 + v) % 1000000007
+
+    def started(self, rec):
+        self.mark(1, rec.seq)
+
+    def progress(self, rec, board_id, board_name, names):
+        self.mark(2, rec.duration_ms, rec.mode_ms[0], rec.mode_ms[1], rec.mode_ms[3], rec.mode_ms[4],
+                  rec.peak_pa[0], rec.peak_pa[1])
+
+    def end(self, rec, board_id, board_name, names):
+        self.progress(rec, board_id, board_name, names)
+        self.mark(3, rec.end, rec.levels[0], rec.levels[1])
+
+    def save_state(self):
+        self.mark(4)
+
+
+class Gauge:
+    """An absolute sensor's ambient, as the books re-zero it."""
+    ambient_pa = 101325
+
+
+class Shown:
+    def set_schedule(self, sched):
+        pass
+
+
+def books_rows():
+    """The books' viper tick as the app calls it: ambient tracked while idle,
+    a session's time per mode and peaks per cycle mode into the record, a
+    checkpoint after a minute of session time, a pause, a stop, a second
+    session; the writes done as App.flush does them (motor 0, valve open)."""
+    from books import Books
+    p = profiles.defaults()
+    s = Session(p, SafetyConfig(p.limit_pa))
+    log = BooksLog()
+    sensor = Gauge()
+    b = Books(s, p, Shown(), sensor, log, "b", "n", None, 0)
+    v = 0
+    acc = 0
+    for i in range(3000):
+        if i in (250, 2850):
+            b.start_press()
+            s.press(EV_START)
+        elif i in (300, 380):
+            s.press(EV_PAUSE)
+        elif i == 600:
+            s.press(EV_LEVEL_UP)
+        elif i == 900:
+            s.press(EV_LETDOWN)
+        elif i == 2650:
+            s.press(EV_STOP)
+        out = s.out
+        if out.valve_open:
+            v = v * 3 // 4
+        else:
+            v += (out.duty_u16 >> 4) - v // 20
+        dt = 50 if i % 2 else 10
+        reading = v + (i * 7919) % 300 - 150 if i % 7 != 3 else None
+        out = s.tick(dt, reading)
+        b.tick(dt, out, reading)
+        if out.duty_u16 == 0 and out.valve_open:
+            while b.pending:
+                b.write()
+        rec = b.record
+        acc = (acc * 31 + rec.duration_ms + 3 * rec.mode_ms[0] + 5 * rec.mode_ms[1] + 7 * rec.peak_pa[0]
+               + 11 * rec.peak_pa[1] + b.sub_ms + b.check_ms + b.pending + sensor.ambient_pa + b.vented_ms
+               + b.uptime_s) % 1000000007
+        if i % 200 == 199:
+            print("books", i, acc, log.acc, out.state, rec.duration_ms, rec.mode_ms[4], b.saved_ms, b.writes,
+                  sensor.ambient_pa)
+
+
 print("HEAP")
 control_rows()
 sensor_rows()
 monitor_rows()
 session_rows()
 indicator_rows()
+books_rows()
 print("PARITY done")
