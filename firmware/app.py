@@ -148,11 +148,13 @@ class App:
         # The drivers only when the output changes (a call costs more than
         # the comparison); they clamp and remember what is on the pin.
         motor = self.motor
-        if out.duty_u16 != motor.duty:
-            motor.set(out.duty_u16)
+        duty = out.duty_u16
+        if duty != motor.duty:
+            motor.set(duty)
         valve = self.valve
-        if out.valve_open != valve.is_open:
-            valve.set_open(out.valve_open)
+        vent = out.valve_open
+        if vent != valve.is_open:
+            valve.set_open(vent)
         books.tick(dt, out, reading)
         self.indicator.update(dt, out)
         wdt = self.wdt

@@ -224,9 +224,13 @@ class Session:
             self.pause_ms += dt_ms
             if self.pause_ms >= self.pause_timeout_ms:
                 self._end(END_PAUSE_TIMEOUT, STATE_DONE)
-        if mon.supervise(dt_ms, duty, valve_open, self.state == STATE_RUNNING) and self.state != STATE_FAULT:
-            self._end(END_FAULT, STATE_FAULT)
-        if self.state != STATE_RUNNING:
+                st = self.state
+        # st is the state here: nothing on the pumping path above ends a session.
+        if mon.supervise(dt_ms, duty, valve_open, st == STATE_RUNNING):
+            if st != STATE_FAULT:
+                self._end(END_FAULT, STATE_FAULT)
+            st = self.state
+        if st != STATE_RUNNING:
             # Rules 2 and 4: anything but running is motor off, valve vented.
             self.control.s[DUTY_SLOT] = 0   # Control.off(), inlined
             duty = 0
@@ -240,7 +244,6 @@ class Session:
         ms = mon.s
         out.vacuum_pa = ms[VAC_SLOT]
         out.fault = ms[FAULT_SLOT] or self.ended_fault
-        st = self.state
         if self.dirty or st != out.state:
             self._refresh(out, st)
         return out
