@@ -243,6 +243,18 @@ def test_firmware_boots_idles_pumps_and_stops_when_interrupted(tmp_path):
         assert st["reset_cause"] == WDT_RESET and st["duty_u16"] == 0
 
 
+def test_the_board_is_up_when_start_returns(tmp_path):
+    # A board's serial port appears only once its runtime runs: a client that
+    # connects the moment start() returns must not wait on a VM still starting
+    # (mpremote gives the first byte 1 s, and a loaded host can take longer).
+    flash = tmp_path / "flash"
+    shutil.copytree(os.path.join(ROOT, "firmware"), flash, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(os.path.join(ROOT, "boards", "sim.json"), flash / "board.json")
+    with VirtualBoard(board="sim", flash=flash) as vb:
+        st = vb.state()
+        assert st["vm_ready"] and st["boots"] == 1 and st["buttons"], st
+
+
 def test_loopback_only_and_nothing_left_behind(tmp_path):
     vb = VirtualBoard(board="sim", flash=tmp_path / "flash")
     vb.start()

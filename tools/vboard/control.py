@@ -21,7 +21,7 @@ vacuum_mmhg (the plant's true vacuum), duty_u16 (motor PWM), valve_level
 (the valve pin, None if never driven), valve_open (vented), reset_cause,
 boots, wdt_ms, buttons, long_press_ms and debounce_ms (of the board file the
 board runs: its flash's board.json, else the one it was started with),
-vm_pid, status_age_s.
+vm_pid, vm_ready (the VM said hello: the board is up), status_age_s.
 
 From a shell, `python -m tools.vboard press start` (tools/vboard/press.py)
 presses a button of a board that `make board` runs.
@@ -95,7 +95,25 @@ class VirtualBoard:
         self.server_pid = data["pid"]
         self.pty = data.get("pty")       # /dev/pts/N: for `mpremote connect PTY repl`
         self.pids()
+        self._wait_powered(deadline)
         return self
+
+    def _wait_powered(self, deadline):
+        """Until the first VM has said hello: a board's USB serial port
+        exists only once its runtime is up, so nothing talks to it before.
+        Without this wait a client that connects at once must get its first
+        byte within mpremote's 1 s while a loaded host is still starting the
+        VM process (`could not enter raw repl`). A board that turns itself
+        off (a VM that keeps exiting) also ends the wait."""
+        while True:
+            st = self.state()
+            if st["vm_ready"] or st["state"] == "off":
+                return
+            if time.monotonic() > deadline:
+                log = self.server_log()
+                self.stop()
+                raise BoardError("the virtual board's VM did not start in %ds:\n%s" % (self.start_timeout, log))
+            time.sleep(0.02)
 
     @property
     def url(self):

@@ -1122,6 +1122,7 @@ class Server:
         return {
             "firmware_running": running,
             "state": self.state, "mode": self.mode, "vm_pid": vm.proc.pid if vm else None,
+            "vm_ready": bool(vm is not None and vm.hello),
             "boots": self.boots, "reset_cause": self.cause, "client": self.client is not None,
             "vacuum_pa": vac, "vacuum_mmhg": vac / PA_PER_MMHG, "duty_u16": st.get("duty", 0),
             "valve_level": st.get("valve"), "valve_open": st.get("vent", True),
