@@ -528,6 +528,10 @@ class Server:
             return
         conn.setblocking(True)
         conn.settimeout(10)
+        # A board's UART sends each byte as it comes. With Nagle's algorithm a
+        # reply in several small sends (raw REPL: "OK", output, 0x04, ">")
+        # waits for the client's delayed ACK: 40 ms of every round trip.
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.client = conn
         self.sel.register(conn, selectors.EVENT_READ, ("client", None))
         self._console_note("a client (mpremote) is connected: the console goes to it, not here")
@@ -1051,6 +1055,7 @@ class Server:
             return
         conn.setblocking(True)
         conn.settimeout(5)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sel.register(conn, selectors.EVENT_READ, ("control", [b""]))
 
     def _on_control(self, conn, buf):
