@@ -8,7 +8,7 @@ import pytest
 import machine
 from hw.buttons import Buttons
 from hw.display import Display
-from hw.indicator import PATTERN_WRAP_MS, Indicator, led_on
+from hw.indicator import _CALM, PATTERN_WRAP_MS, Indicator, led_on
 from hw.motor import Motor
 from hw.store import read_text, write_atomic
 from hw.valve import Valve
@@ -543,6 +543,70 @@ def test_the_led_worked_out_once_per_edge_is_the_led_worked_out_every_tick():
                 want = led_on(out.state, out.fault, out.notice, out.weak, ind.t, ind.sched)
                 assert (w.level(25) == 1) == want, (k, ind.t, state)
     check()
+
+
+def test_the_quiet_fast_path_sounds_and_shows_what_every_tick_would():
+    """The indicator skips the ticks on which nothing can change, also
+    while a fault stands (its alarm tone repeats on its own clock): the LED
+    and the buzzer must be, tick by tick, what an indicator that works out
+    everything on every tick drives, across states, fault codes that
+    replace each other, program selections and the schedule."""
+    from hypothesis import given, settings, strategies as st
+    from pump.schedule import SCHED_DUE, SCHED_MISSED
+    steps = st.lists(st.tuples(st.integers(1, 40),
+                               st.sampled_from([STATE_IDLE, STATE_RUNNING, STATE_PAUSED, STATE_DONE, STATE_FAULT,
+                                                STATE_FAULT]),
+                               st.integers(1, 7), st.integers(0, 2), st.integers(0, 2),
+                               st.integers(1, 1500)),                      # ticks at this setting
+                     min_size=1, max_size=12)
+
+    @settings(max_examples=60, deadline=None)
+    @given(steps)
+    def check(script):
+        w = machine.reset_world("rp2")
+        w.logging = False
+        fast = Indicator(machine.Pin(25, machine.Pin.OUT), True, machine.PWM(machine.Pin(18), freq=2700, duty_u16=0))
+        every = Indicator(machine.Pin(15, machine.Pin.OUT), True, machine.PWM(machine.Pin(19), freq=2700, duty_u16=0))
+        out = Outputs()
+        for k, (dt, state, fault, program, sched, ticks) in enumerate(script):
+            out.state = state
+            out.fault = fault if state == STATE_FAULT else FAULT_NONE
+            out.program = program
+            for ind in (fast, every):
+                if ind.sched != (0, SCHED_DUE, SCHED_MISSED)[sched]:
+                    ind.set_schedule((0, SCHED_DUE, SCHED_MISSED)[sched])
+            for i in range(ticks):
+                every.s[_CALM] = 0                      # never quiet: the full path every tick
+                fast.update(dt, out)
+                every.update(dt, out)
+                assert (w.level(25), w.pwm_duty(18)) == (w.level(15), w.pwm_duty(19)), (k, i, state, fault)
+    check()
+
+
+def test_a_standing_fault_is_mostly_quiet_ticks(world):
+    """While a fault stands and the alarm is between tones, the indicator
+    works out the LED only at its 50 ms edges and the alarm's next tone, not
+    on every tick (on an RP2040 its full path costs ~190 us a tick)."""
+    ind = Indicator(machine.Pin(25, machine.Pin.OUT), True, machine.PWM(machine.Pin(18), freq=2700, duty_u16=0))
+    out = Outputs()
+    ind.update(10, out)
+    out.state = STATE_FAULT
+    out.fault = FAULT_OVER_VACUUM
+    full = [0]
+    change = ind._change
+
+    def counted(dt_ms, o):
+        full[0] += 1
+        change(dt_ms, o)
+    ind._change = counted
+    tone = []
+    for _ in range(2100):                                   # 21 s of fault
+        ind.update(10, out)
+        tone.append(world.pwm_duty(18) > 0)
+    assert tone[:100] == [True] * 100 and not any(tone[100:1000]) and tone[1000:1100] == [True] * 100
+    assert tone[2000]
+    # The three 1 s tones every tick (300), the LED's edges every 50 ms between.
+    assert full[0] <= 300 + 2100 // 5 + 10, full[0]
 
 
 def test_a_fault_tone_stops_when_the_fault_is_cleared(world):

@@ -294,6 +294,22 @@ def test_release_fail_overrides_an_earlier_trip():
     assert_safe(rig.out, FAULT_RELEASE_FAIL)   # ... then the valve does not vent
 
 
+def test_a_trip_that_replaces_another_moves_out_seq():
+    """The indicator's fast path looks only at out.seq: release_fail
+    replacing over_vacuum, the state still fault, must move it, or the LED
+    would go on blinking the first trip's code."""
+    rig = running_rig()
+    while rig.out.valve_open:
+        rig.step()
+    rig.run(300)
+    rig.plant.valve_stuck = "closed"
+    out = rig.s.tick(10, LIMIT_PA + 10)
+    assert out.fault == FAULT_OVER_VACUUM and out.state == STATE_FAULT
+    seq = out.seq
+    rig.run(1000, until=lambda o: o.fault != FAULT_OVER_VACUUM)
+    assert rig.out.fault == FAULT_RELEASE_FAIL and rig.out.state == STATE_FAULT and rig.out.seq != seq
+
+
 def test_healthy_release_never_trips():
     rig = running_rig(ms=120000)
     assert rig.out.fault == FAULT_NONE

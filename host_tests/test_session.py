@@ -409,10 +409,10 @@ def test_garbage_dt_is_treated_as_no_time():
 
 def test_every_change_of_an_event_driven_output_moves_its_seq():
     """The indicator skips the ticks whose out.seq it has already shown
-    (hw/indicator.py): a state, mode, level, program, step or weak change
+    (hw/indicator.py): a state, mode, level, program, step, fault or weak change
     that left seq where it was would never reach the LED or the buzzer."""
     from hypothesis import given, settings, strategies as st
-    fields = ("state", "mode", "cycle_mode", "target_pa", "weak", "level", "program", "step", "notice")
+    fields = ("state", "mode", "cycle_mode", "target_pa", "weak", "level", "program", "step", "fault", "notice")
     events = st.sampled_from([None, EV_START, EV_STOP, EV_PAUSE, EV_LETDOWN, EV_LEVEL_UP, EV_LEVEL_DOWN,
                               EV_PROGRAM])
 
@@ -539,3 +539,16 @@ def test_mode_and_level_presses_count_while_running_or_paused_and_nowhere_else()
     for ev in (EV_LETDOWN, EV_LEVEL_UP, EV_LEVEL_DOWN):
         assert not e.press(ev)                       # fault
     assert e.s.levels == levels
+
+
+def test_the_session_reads_the_codes_and_slots_its_modules_define():
+    """Session.tick compares with its own copies of the state codes and
+    reads the monitor's and the controller's slots by its own copies of
+    their indices (an imported const is a look-up at every use on the
+    board): each copy must be the original's value."""
+    import pump.session as S
+    from pump import codes, control, safety
+    assert (S._RUNNING, S._PAUSED, S._RESTING, S._FAULT) == (
+        codes.STATE_RUNNING, codes.STATE_PAUSED, codes.STATE_RESTING, codes.STATE_FAULT)
+    assert (S._TRIP, S._VAC, S._FRESH, S._DUTY) == (
+        safety.FAULT_SLOT, safety.VAC_SLOT, safety.FRESH_SLOT, control.DUTY_SLOT)

@@ -141,6 +141,7 @@ class Indicator:
         s = array("i", [0] * _N_SLOTS)
         s[_SEQ] = -1
         self.s = s
+        self.wait_set = 0               # the wait _change left: what the fast path counted down from
         self.weak = False               # the out.weak and out.notice the LED shows
         self.notice = FAULT_NONE
 
@@ -177,6 +178,9 @@ class Indicator:
             t -= PATTERN_WRAP_MS
         s[_T] = t
         wait = s[_WAIT_MS] - dt_ms
+        # The time since the last _change: this tick and the quiet ticks the
+        # fast path counted off the wait (for the fault alarm's clock).
+        elapsed = self.wait_set - wait
         st = out.state
         if st != self.state:
             self._announce(self.state, st)
@@ -208,18 +212,22 @@ class Indicator:
         elif wait <= 0:
             self._show(led_on(st, out.fault, out.notice, out.weak, t, self.sched))
             wait = next_change_ms(st, out.notice, out.weak, t, self.sched)
-        s[_WAIT_MS] = wait
         bz = self.buzzer
         if bz is not None and (self.beeps or self.tone_left > 0 or self.gap_left > 0 or self.buzzer_duty
                                or st == STATE_FAULT):
-            self._buzz(dt_ms, st == STATE_FAULT)
+            self._buzz(dt_ms, st == STATE_FAULT, elapsed)
         if self.display is not None:
             self.display.update(dt_ms, out)
         s[_SEQ] = out.seq
-        calm = (self.display is None and self.show_program_ms <= 0 and st != STATE_FAULT
-                and (bz is None or not (self.beeps or self.tone_left > 0 or self.gap_left > 0
-                                        or self.buzzer_duty)))
-        s[_CALM] = 1 if calm else 0
+        quiet = bz is None or not (self.beeps or self.tone_left > 0 or self.gap_left > 0 or self.buzzer_duty)
+        # While a fault stands and nothing sounds, the next thing to happen on
+        # its own clock is the alarm's next tone: the wait ends there. (The
+        # fault code itself cannot change unseen: out.seq moves with it.)
+        if quiet and bz is not None and st == STATE_FAULT and self.alarm_in < wait:
+            wait = self.alarm_in
+        s[_WAIT_MS] = wait
+        self.wait_set = wait
+        s[_CALM] = 1 if self.display is None and self.show_program_ms <= 0 and quiet else 0
 
     def _show(self, lit):
         level = self.on_level if lit else 1 - self.on_level
@@ -238,9 +246,12 @@ class Indicator:
         if new != STATE_FAULT and old == STATE_FAULT:
             self.tone_left = 0
 
-    def _buzz(self, dt_ms, fault):
+    def _buzz(self, dt_ms, fault, elapsed_ms):
+        """The buzzer's tick. A tone or a gap runs only on ticks that come
+        here, so they count dt_ms; the fault alarm's clock also runs through
+        the quiet ticks the fast path skipped: elapsed_ms."""
         if fault:
-            self.alarm_in -= dt_ms
+            self.alarm_in -= elapsed_ms
             if self.alarm_in <= 0:
                 self.alarm_in = FAULT_REPEAT_MS
                 self.tone_left = FAULT_TONE_MS

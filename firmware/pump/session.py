@@ -16,20 +16,37 @@ Mode, program-step and level changes take effect at the next cycle boundary
 phase is never cut short (a shortened release would not vent) and every
 cycle has one target, so the peak correction learns from whole cycles.
 """
+from micropython import const
+
 from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_PROGRAM, EV_START, EV_STOP,
                         END_AUTO_OFF, END_FAULT, END_NONE, END_PAUSE_TIMEOUT, END_STOP, FAULT_NONE,
                         FAULT_SESSION_LIMIT, MODE_EXPRESSION, MODE_MIXED, MODE_NONE, MODE_STIMULATION,
                         STATE_DONE, STATE_FAULT, STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
-from pump.control import DUTY_SLOT, Control
+from pump.control import Control
 from pump.cycle import Cycle
 from pump.limits import TRIP_HEADROOM_MMHG, mmhg_to_pa
 from pump.model import START_DEFAULT, START_LAST
-from pump.safety import FAULT_SLOT, FRESH_SLOT, VAC_SLOT, Monitor
+from pump.safety import Monitor
 
 # Motor defaults when the board file does not say: a small diaphragm pump
 # stalls below about 20 % duty; 0 -> full in ~60 ms is inaudible as a start.
 DEFAULT_MIN_DUTY_U16 = 13107
 DEFAULT_SLEW_U16_PER_MS = 1100
+
+
+# The codes and slot indices Session.tick reads, as this module's own
+# consts: MicroPython inlines a const only in the module that defines it,
+# an imported one is a dictionary look-up at every use (a few us each on an
+# RP2040, about ten a pumping tick). test_session.py holds them equal to
+# pump.codes', pump.safety's and pump.control's.
+_RUNNING = const(1)         # STATE_RUNNING
+_PAUSED = const(2)          # STATE_PAUSED
+_RESTING = const(3)         # STATE_RESTING
+_FAULT = const(4)           # STATE_FAULT
+_TRIP = const(6)            # pump.safety FAULT_SLOT
+_VAC = const(7)             # pump.safety VAC_SLOT
+_FRESH = const(8)           # pump.safety FRESH_SLOT
+_DUTY = const(3)            # pump.control DUTY_SLOT
 
 
 class Outputs:
@@ -53,8 +70,9 @@ class Outputs:
         self.elapsed_ms = 0
         self.remaining_ms = 0
         # Counts the refreshes of the event-driven fields (state, mode,
-        # cycle_mode, target_pa, weak, level, program, step): a reader that
-        # saw this number has seen them all (the indicator's fast path).
+        # cycle_mode, target_pa, weak, level, program, step) and the changes
+        # of fault: a reader that saw this number has seen them all (the
+        # indicator's fast path).
         self.seq = 0
 
 
@@ -163,13 +181,13 @@ class Session:
         if type(dt_ms) is not int or dt_ms < 0:
             dt_ms = 0
         mon = self.monitor
-        if mon.observe(dt_ms, reading_pa, sensor_fault) and self.state != STATE_FAULT:
-            self._end(END_FAULT, STATE_FAULT)
+        if mon.observe(dt_ms, reading_pa, sensor_fault) and self.state != _FAULT:
+            self._end(END_FAULT, _FAULT)
         duty = 0
         valve_open = True
         sp = 0
         st = self.state
-        if st == STATE_RUNNING or st == STATE_RESTING:
+        if st == _RUNNING or st == _RESTING:
             ms = self.session_ms + dt_ms
             self.session_ms = ms
             left = self.step_left_ms - dt_ms
@@ -181,7 +199,7 @@ class Session:
             if left <= 0 or ms >= self.max_session_ms:
                 self._program_event()
                 st = self.state
-        if st == STATE_RUNNING:
+        if st == _RUNNING:
             # The pumping step: the cycle's phase, the controller, the guard.
             cyc = self.cycle
             phase = cyc.phase_ms + dt_ms                # Cycle.advance(), inlined
@@ -192,8 +210,8 @@ class Session:
                 self._cycle_boundary(mon)
                 phase = cyc.phase_ms
             ms = mon.s
-            v = ms[VAC_SLOT]
-            fresh = ms[FRESH_SLOT]
+            v = ms[_VAC]
+            fresh = ms[_FRESH]
             if fresh and v > self.peak_pa:
                 self.peak_pa = v
             ctl = self.control
@@ -219,20 +237,20 @@ class Session:
                     allowed = mon.guard_duty(dt_ms, duty)
                     if allowed < duty:
                         ctl.capped(allowed)                 # the guard's cut: off below the stall duty
-                        duty = ctl.s[DUTY_SLOT]
-        elif st == STATE_PAUSED:
+                        duty = ctl.s[_DUTY]
+        elif st == _PAUSED:
             self.pause_ms += dt_ms
             if self.pause_ms >= self.pause_timeout_ms:
                 self._end(END_PAUSE_TIMEOUT, STATE_DONE)
                 st = self.state
         # st is the state here: nothing on the pumping path above ends a session.
-        if mon.supervise(dt_ms, duty, valve_open, st == STATE_RUNNING):
-            if st != STATE_FAULT:
-                self._end(END_FAULT, STATE_FAULT)
+        if mon.supervise(dt_ms, duty, valve_open, st == _RUNNING):
+            if st != _FAULT:
+                self._end(END_FAULT, _FAULT)
             st = self.state
-        if st != STATE_RUNNING:
+        if st != _RUNNING:
             # Rules 2 and 4: anything but running is motor off, valve vented.
-            self.control.s[DUTY_SLOT] = 0   # Control.off(), inlined
+            self.control.s[_DUTY] = 0   # Control.off(), inlined
             duty = 0
             valve_open = True
             sp = 0
@@ -242,8 +260,15 @@ class Session:
         out.valve_open = valve_open
         out.setpoint_pa = sp
         ms = mon.s
-        out.vacuum_pa = ms[VAC_SLOT]
-        out.fault = ms[FAULT_SLOT] or self.ended_fault
+        out.vacuum_pa = ms[_VAC]
+        fault = ms[_TRIP] or self.ended_fault
+        if st == _FAULT and fault != out.fault:
+            # A trip can replace another without a state change (release_fail
+            # after over_vacuum): the LED's blink code must follow it. In any
+            # other state a new fault code comes with a state change, which
+            # moves out.seq in _refresh.
+            out.seq = (out.seq + 1) & 0x3FFFFFFF
+        out.fault = fault
         if self.dirty or st != out.state:
             self._refresh(out, st)
         return out
