@@ -78,6 +78,7 @@ def test_random_sequences_never_break_the_safety_rules(seq):
     out = s.tick(0, 0)
     armed = False
     stopped = False
+    shown = (out.fault, out.seq)
     for item in seq:
         if item[0] == "press":
             ev = item[1]
@@ -98,6 +99,11 @@ def test_random_sequences_never_break_the_safety_rules(seq):
             before = s.state
             out = s.tick(d, r, f)
             check_tick(s, out, r, before, stopped, armed)
+            # The LED's blink code follows out.seq (hw/indicator.py's fast
+            # path): no fault code may change without it moving.
+            if out.fault != shown[0]:
+                assert out.seq != shown[1], (shown, out.fault, out.state)
+            shown = (out.fault, out.seq)
             stopped = False
             if out.state in (STATE_IDLE, STATE_FAULT, STATE_DONE):
                 armed = False
@@ -117,10 +123,14 @@ def test_a_latched_fault_never_clears_by_itself(ticks, which):
     out = s.tick(10, r, f)
     assert out.state == STATE_FAULT
     code = out.fault
+    shown = (out.fault, out.seq)
     for d, r in ticks:
         out = s.tick(d, r)
         assert out.state == STATE_FAULT and out.duty_u16 == 0 and out.valve_open
         assert out.fault == code or out.fault == FAULT_RELEASE_FAIL
+        if out.fault != shown[0]:                # release_fail replaced the trip: the LED must see it
+            assert out.seq != shown[1], shown
+        shown = (out.fault, out.seq)
     for _ in range(5):
         s.tick(10, 0)
     assert s.press(EV_STOP)
