@@ -25,13 +25,12 @@ import pytest
 
 from tools import paths
 from tools.rp2040 import chip
-from tools.rp2040.bench import Bench, blink_code, cycles, led_pulses, safe_since
+from tools.rp2040.bench import BOOT_S, Bench, blink_code, cycles, led_pulses, safe_since
 
 pytestmark = pytest.mark.rp2040
 
 SHORT_PROFILES = os.path.join(paths.ROOT, "host_tests", "rp2040", "profiles_short.json")
 WALL_LIMIT_S = 900
-BOOT_S = 4.0                 # the longest wait for main.py's loop after power-up (it starts ~0.65 s in)
 STIM_TARGET, EXPR_TARGET = 90, 190      # level 5 of 9 over 50-130 and 150-230 mmHg
 CATCH_UP_TARGET = 170                    # catch_up's expression at level 3
 CODES = {"over_vacuum": 1, "sensor_range": 2, "sensor_stale": 3, "sensor_stuck": 4, "sensor_io": 5,
@@ -87,25 +86,16 @@ def flashed(board, tmp_path_factory):
     return _images[board]
 
 
-def settle(b):
-    """After a command that reset the board: run until main.py's loop is up
-    (a heartbeat after now, at most BOOT_S). A Pico boots in 0.65 s; the
-    emulated one takes ~4 s of wall time, and mpremote, which waits on the
-    wall clock, could not enter the raw REPL of a board still booting."""
-    t = b.t_ms
-    b.run(BOOT_S, until=lambda: any(on and at > t for at, on in b.led_edges))
-
-
 def flash_board(board, img):
     with Bench(board, listen=True) as b:
         b.run(1.5)                                  # the UF2's first boot formats the filesystem
         port = "PORT=socket://127.0.0.1:%d" % b.port
         rc, out = drive(b, make("flash", "BOARD=" + board, port))
         assert rc == 0, out
-        settle(b)
+        b.settle()
         rc2, out2 = drive(b, make("profiles-push", "FILE=" + SHORT_PROFILES, port))
         assert rc2 == 0, out2
-        settle(b)
+        b.settle()
         rc3, out3 = drive(b, subprocess.Popen(
             [os.path.join(paths.ROOT, ".venv", "bin", "mpremote"), "connect", "socket://127.0.0.1:%d" % b.port,
              "exec", "open('reset.flag', 'w').close()", "+", "reset"],
@@ -423,7 +413,7 @@ def test_the_rp2_rtc_is_lost_at_a_reset_and_clock_set_carries_the_time_through_i
              "reset"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         assert rc == 0, out
         t_set1 = b.t_ms
-        settle(b)
+        b.settle()
         now, t_read0, t_read1 = board_time(b, "import os\nprint('LEFT', 'clock.set' in os.listdir())\n")
         base = calendar.timegm(tuple(given) + (0, 0, 0))
         got = calendar.timegm(tuple(now) + (0, 0, 0))
@@ -436,7 +426,7 @@ def test_the_rp2_rtc_is_lost_at_a_reset_and_clock_set_carries_the_time_through_i
              "exec", "open('reset.flag', 'w').close()", "+", "reset"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         assert rc == 0, out
-        settle(b)
+        b.settle()
         now, _, _ = board_time(b)
         assert now[0] == 2021, now
 

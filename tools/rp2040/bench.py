@@ -38,6 +38,9 @@ sys.path.insert(0, paths.FAKES)
 from plant import PA_PER_MMHG, Plant  # noqa: E402
 
 STEP_NS = 1_000_000
+# The longest wait for main.py's loop after a reset (its first heartbeat
+# comes ~0.65 s after power-up).
+BOOT_S = 4.0
 LED_NAMES = {"LED": 25}            # RPI_PICO's Pin("LED")
 BUTTONS = ("start_stop", "letdown", "level_up", "level_down", "pause")
 
@@ -283,6 +286,16 @@ class Bench:
             if until is not None and until():
                 return True
         return False
+
+    def settle(self, seconds=BOOT_S):
+        """After a command that reset the board: run until main.py's loop is
+        up (an LED heartbeat after now, at most `seconds`); True when it is.
+        mpremote waits on the wall clock (10 s to enter the raw REPL) while
+        the emulated board takes ~4 s of wall time to boot, and bytes sent
+        before the reset lands are dropped with the chip's USB: a command
+        started right after a reset could time out on a healthy board."""
+        t = self.t_ms
+        return self.run(seconds, until=lambda: any(on and at > t for at, on in self.led_edges))
 
     def run_while(self, busy):
         """Step until busy() is false (e.g. an mpremote process running)."""

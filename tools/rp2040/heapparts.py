@@ -41,6 +41,7 @@ for name in %(order)r:
     now = gc.mem_alloc()
     print("MOD", name, now - prev, " ".join(sorted(set(sys.modules) - before)))
     prev = now
+open("reset.flag", "w").close()         # a deliberate boot: tools/rp2040/tickbench.py DELIBERATE_BOOT says why
 from app import boot, release_boot_modules
 app = boot(machine, time)
 release_boot_modules()

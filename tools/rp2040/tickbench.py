@@ -27,7 +27,7 @@ import time
 
 from tools import paths
 from tools.rp2040 import chip
-from tools.rp2040.bench import Bench
+from tools.rp2040.bench import BOOT_S, Bench
 
 PROFILES = os.path.join(paths.ROOT, "host_tests", "rp2040", "profiles_bench.json")
 STATES = ("idle", "stimulation", "expression", "mixed", "rest", "paused", "fault")
@@ -43,9 +43,17 @@ PACE = """    due = clock.ticks_add(due, tick)
 
 # Runs on the board. Allocation here is the harness's, never the tick's:
 # the timings go into preallocated arrays.
+# DELIBERATE_BOOT: every harness boots the app after mpremote's soft reset,
+# which follows main.py's own boot after the flash's reset. rp2 reports
+# any machine.reset() as WDT_RESET, and main.py's boot has already taken
+# the reset.flag that said it was deliberate: without a new one the
+# harness's boot shows a watchdog_reset notice, and the idle ticks it
+# measures pay for its blink pattern (60 us more a tick on `pico`). Each
+# harness writes the flag right before its boot().
 HARNESS = r"""
 import gc, time, machine, micropython
 from array import array
+open("reset.flag", "w").close()         # a deliberate boot: DELIBERATE_BOOT above says why
 from app import boot, release_boot_modules
 app = boot(machine, time)
 release_boot_modules()
@@ -123,6 +131,14 @@ def resident_code_bytes(board, modules):
         return total
 
 
+def settled(b, after):
+    """Run the emulated board until main.py is up again after `after`,
+    which reset it; a board that does not come back is the bench's error,
+    not a later "could not enter raw repl"."""
+    if not b.settle():
+        raise RuntimeError("the emulated board did not come back up within %.0f s after %s" % (BOOT_S, after))
+
+
 def drive(board, harness, timing="typical", image=None, out=print, actions=None):
     """Flash `board` on an emulated Pico (unless `image` holds one), run the
     harness text there with mpremote while the bench presses the buttons
@@ -136,7 +152,9 @@ def drive(board, harness, timing="typical", image=None, out=print, actions=None)
         if image is None:
             out("  %s: make flash through the emulated board ..." % board)
             b.host(["make", "-s", "--no-print-directory", "flash", "BOARD=" + board, "PORT=" + port])
+            settled(b, "make flash")
             b.host(["make", "-s", "--no-print-directory", "profiles-push", "FILE=" + PROFILES, "PORT=" + port])
+            settled(b, "make profiles-push")
         out("  %s: %d s of ticks at %s flash timing ..." % (board, RUN_S, timing))
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
             f.write(harness)

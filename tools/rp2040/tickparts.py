@@ -42,6 +42,7 @@ BUCKETS = 6 * 4                   # state 0-5 x (mode + 1) 0-3
 HARNESS = r"""
 import gc, time, machine
 from array import array
+open("reset.flag", "w").close()         # a deliberate boot: tools/rp2040/tickbench.py DELIBERATE_BOOT says why
 from app import boot, release_boot_modules
 app = boot(machine, time)
 release_boot_modules()

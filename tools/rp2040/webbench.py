@@ -48,6 +48,7 @@ with open('sessions.log', 'w') as f:
                         "peak_mmhg": {"stimulation": 80.0, "expression": 150.0}, "faults": [], "end": "stop",
                         "schedule": "early"}))
 del encode, f
+open("reset.flag", "w").close()         # a deliberate boot: tools/rp2040/tickbench.py DELIBERATE_BOOT says why
 gc.collect()                            # a board boots on a fresh heap
 app = boot(machine, time)
 release_boot_modules()
