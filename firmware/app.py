@@ -140,8 +140,9 @@ class App:
                 s.press(ev)
             i += 1
         # Read after the presses: never a reading from before a start-press write.
-        status = self.sensor.poll()
-        reading = self.sensor.vacuum_pa if status == NEW else None
+        sensor = self.sensor
+        status = sensor.poll()
+        reading = sensor.vacuum_pa if status == NEW else None
         self.reading = reading
         fault = status if status > 0 else self.pending_fault
         out = s.tick(dt, reading, fault)

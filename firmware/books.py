@@ -94,7 +94,7 @@ from pump.codes import (END_AUTO_OFF, END_FAULT, END_STOP, STATE_DONE, STATE_FAU
 from pump.limits import mmhg_to_pa
 from pump.record import Record
 from pump.schedule import SCHED_MISSED, SCHED_NAMES, SCHED_NONE
-from pump.slots import ptr32, slot
+from pump.slots import ptr32
 
 # Pending writes (bits of Books.pending).
 W_STATE = 1           # state.json
@@ -121,10 +121,12 @@ SINCE_CAP_S = 30 * 86400
 
 # Slots of Books.s, what the tick reads and moves (Books.tick is viper code
 # on an RP2040, pump/slots.py): the second's clocks, the checkpoint's mark,
-# the out.seq last looked at and whether ambient is tracked now.
-_SUB = const(0)             # ms into the uptime's current second
-_CHECK = const(1)           # ms since the schedule was last looked at
-_SAVED = const(2)           # record duration_ms when session.cur was last written
+# the out.seq last looked at and whether ambient is tracked now. The tests
+# read the public ones through `s`: no properties on this class (a class
+# with one makes each attribute store on its instances slower on MicroPython).
+SUB_SLOT = const(0)             # ms into the uptime's current second
+CHECK_SLOT = const(1)           # ms since the schedule was last looked at
+SAVED_SLOT = const(2)           # record duration_ms when session.cur was last written
 _SEEN = const(3)            # out.seq when the state was last compared
 _TRACK = const(4)           # 1: an absolute sensor, idle or done (track_ambient runs)
 _LOGGED = const(5)          # 1: there is a log (checkpoints are requested)
@@ -216,10 +218,6 @@ class Books:
         self.choose_program()
 
     # -- every tick (integers only, no allocation) --------------------------------
-    sub_ms = slot(_SUB)
-    check_ms = slot(_CHECK)
-    saved_ms = slot(_SAVED)
-
     # (viper on an RP2040: tools/deploy.py VIPER_FUNCTIONS)
     def tick(self, dt: int, out, reading):
         """After the outputs are applied: ambient, state changes, the record,
@@ -245,14 +243,14 @@ class Books:
                 v = int(out.vacuum_pa)
                 if v > r[_R_PEAK + cm]:
                     r[_R_PEAK + cm] = v
-            if d - s[_SAVED] >= CHECKPOINT_MS and s[_LOGGED]:
+            if d - s[SAVED_SLOT] >= CHECKPOINT_MS and s[_LOGGED]:
                 self.checkpoint_due()
         # keep_time() inlined for the ticks inside a second (most of them).
-        sub = s[_SUB] + dt
-        check = s[_CHECK] + dt
+        sub = s[SUB_SLOT] + dt
+        check = s[CHECK_SLOT] + dt
         if sub < 1000 and check < 1000:
-            s[_SUB] = sub
-            s[_CHECK] = check
+            s[SUB_SLOT] = sub
+            s[CHECK_SLOT] = check
         else:
             self.keep_time(dt)
 
@@ -314,7 +312,7 @@ class Books:
             if not rec.active:
                 return
             log.progress(rec, self.board_id, self.board_name, names)
-            self.saved_ms = rec.duration_ms
+            self.s[SAVED_SLOT] = rec.duration_ms
         self.writes += 1
 
     # -- session record -------------------------------------------------------------
@@ -324,7 +322,7 @@ class Books:
         boots = log.state["boots"] if log is not None else 0
         self.record.start(self.seq, self.wall_now(), self.uptime0_s + self.uptime_s, boots, self.session.program,
                           SCHED_NAMES[self.sched])
-        self.saved_ms = 0
+        self.s[SAVED_SLOT] = 0
         self.since_last_s = 0
         if log is not None:
             log.started(self.record)
@@ -394,7 +392,7 @@ class Books:
 
     def keep_time(self, dt):
         s = self.s
-        sub = s[_SUB] + dt
+        sub = s[SUB_SLOT] + dt
         while sub >= 1000:
             sub -= 1000
             self.uptime_s += 1
@@ -402,12 +400,12 @@ class Books:
                 self.since_last_s += 1
             if self.since_power_s is not None and self.since_power_s < SINCE_CAP_S:
                 self.since_power_s += 1
-        s[_SUB] = sub
-        check = s[_CHECK] + dt
+        s[SUB_SLOT] = sub
+        check = s[CHECK_SLOT] + dt
         if check < 1000:
-            s[_CHECK] = check
+            s[CHECK_SLOT] = check
             return
-        s[_CHECK] = 0          # with or without a schedule: a counter that never wraps leaves small ints
+        s[CHECK_SLOT] = 0          # with or without a schedule: a counter that never wraps leaves small ints
         if self.schedule is not None:
             last = self.log.state["last_start_s"] if self.log is not None else None
             sched = self.schedule.state(self.wall_now(), last, self.since_last_s)

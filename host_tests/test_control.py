@@ -125,7 +125,8 @@ def peaks_mmhg(mode, level, cycles=8, **plant):
     s.mode = mode
     s.levels[mode] = level
     s._begin_cycles()
-    s.step_left_ms = 10 ** 9
+    s.step_end_ms = 10 ** 9                  # the step never ends here
+    s._next_event()
     m = s.p.modes[mode]
     peaks, rises = [], []
     for _ in range(cycles):
@@ -158,7 +159,8 @@ def test_a_weak_pump_is_reported_not_hidden():
     s.mode = MODE_EXPRESSION
     s.levels[MODE_EXPRESSION] = 9
     s._begin_cycles()
-    s.step_left_ms = 10 ** 9
+    s.step_end_ms = 10 ** 9                  # the step never ends here
+    s._next_event()
     rig.run(6000)
     assert rig.out.state == STATE_RUNNING and rig.out.weak
 

@@ -546,6 +546,35 @@ def test_the_tick_is_built_as_native_code_for_the_boards_arch(board, arch):
         assert mpy_arch(files["version.mpy"]) == 0       # nothing native there: plain bytecode
 
 
+def test_no_class_whose_instances_the_tick_writes_has_a_property():
+    """On MicroPython a class with a property (or any descriptor) makes every
+    attribute store on its instances look the class up first: on the
+    emulated Pico a property on Outputs made every state's tick 65-80 us
+    slower, and the slot properties of Books and Indicator cost 40-60 us
+    in the ticks that change something (docs/design.md). The objects the
+    tick writes keep to plain attributes and slots; tests read slots
+    through `s`."""
+    import app
+    import books
+    from hw.buttons import Buttons
+    from hw.display import Display
+    from hw.indicator import Indicator
+    from hw.motor import Motor
+    from hw.sensors.analog import AnalogSensor
+    from hw.sensors.hx710b import HX710B
+    from hw.sensors.mprls import MPRLS
+    from hw.sensors.xgzp6897d import XGZP6897D
+    from hw.valve import Valve
+    from pump.cycle import Cycle
+    from pump.session import Outputs, Session
+    for cls in (app.App, Session, Outputs, Cycle, Motor, Valve, Indicator, books.Books, Buttons, Display,
+                AnalogSensor, MPRLS, HX710B, XGZP6897D):
+        for klass in cls.__mro__:
+            found = [k for k, v in vars(klass).items()
+                     if not k.startswith("__") and hasattr(type(v), "__get__") and hasattr(type(v), "__set__")]
+            assert not found, (cls.__name__, found)
+
+
 def test_the_arch_comes_from_the_boards_own_mpy_word():
     # sys.implementation._mpy: bits 10 and up are the arch, below the version.
     assert deploy.native_arch(4 << 10 | 0x306) == "armv6m"

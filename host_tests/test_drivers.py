@@ -8,7 +8,7 @@ import pytest
 import machine
 from hw.buttons import Buttons
 from hw.display import Display
-from hw.indicator import _CALM, PATTERN_WRAP_MS, Indicator, led_on
+from hw.indicator import _CALM, PATTERN_WRAP_MS, T_SLOT, Indicator, led_on
 from hw.motor import Motor
 from hw.store import read_text, write_atomic
 from hw.valve import Valve
@@ -428,7 +428,7 @@ def test_indicator_time_wraps_without_drift(world):
     out = Outputs()
     for _ in range(2000):
         ind.update(1000, out)
-    assert 0 <= ind.t < PATTERN_WRAP_MS
+    assert 0 <= ind.s[T_SLOT] < PATTERN_WRAP_MS
 
 
 # -- watchdog -------------------------------------------------------------------------------
@@ -452,7 +452,7 @@ def test_display_draws_and_sends_one_page_per_tick(world):
     d = Display(oled, refresh_ms=1000)
     out = Outputs()
     out.state, out.mode, out.level, out.vacuum_pa = STATE_RUNNING, 1, 5, 25331
-    out.elapsed_ms, out.remaining_ms = 125000, 1675000
+    out.elapsed_ms, out.total_ms = 125000, 1800000          # 1,675 s left
     sent = []
     for _ in range(10):
         d.update(10, out)
@@ -540,8 +540,8 @@ def test_the_led_worked_out_once_per_edge_is_the_led_worked_out_every_tick():
                 ind.update(dt, out)
                 if ind.show_program_ms > 0:
                     continue
-                want = led_on(out.state, out.fault, out.notice, out.weak, ind.t, ind.sched)
-                assert (w.level(25) == 1) == want, (k, ind.t, state)
+                want = led_on(out.state, out.fault, out.notice, out.weak, ind.s[T_SLOT], ind.sched)
+                assert (w.level(25) == 1) == want, (k, ind.s[T_SLOT], state)
     check()
 
 

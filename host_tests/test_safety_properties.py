@@ -69,6 +69,11 @@ def check_tick(s, out, r, state_before, stopped, armed):
         assert out.state == STATE_FAULT and out.fault in TRIP_CODES
     if out.duty_u16 > 0:
         assert armed
+    # The fault shown after every tick: the monitor's latched trip, or
+    # session_limit after an auto-off; none while idle, running, resting or paused.
+    assert out.fault == (s.monitor.fault or s.ended_fault)
+    if out.state not in (STATE_FAULT, STATE_DONE):
+        assert out.fault == FAULT_NONE
 
 
 @settings(max_examples=max(settings().max_examples, 400))
@@ -95,7 +100,7 @@ def test_random_sequences_never_break_the_safety_rules(seq):
             ticks = [item[1:]]
         for d, r, f in ticks:
             if item[0] == "calm":
-                r = out.setpoint_pa + item[2] + (s.session_ms // 10 % 7) * 20
+                r = out.setpoint_pa + item[2] + (s.out.elapsed_ms // 10 % 7) * 20
             before = s.state
             out = s.tick(d, r, f)
             check_tick(s, out, r, before, stopped, armed)

@@ -7,6 +7,7 @@ from pump.codes import (EV_LETDOWN, EV_LEVEL_DOWN, EV_LEVEL_UP, EV_PAUSE, EV_PRO
                         FAULT_NONE, FAULT_OVER_VACUUM, FAULT_SESSION_LIMIT, MODE_EXPRESSION, MODE_MIXED, MODE_NONE,
                         MODE_STIMULATION, STATE_DONE, STATE_FAULT, STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
 from pump.defaults import DEFAULT_PROFILES
+from pump.session import remaining_ms
 from rig import Echo, Rig, make_session, middle_profiles
 
 MIN = 60000
@@ -118,7 +119,7 @@ def test_auto_off_at_thirty_minutes_with_session_limit():
     assert e.t_ms == 30 * MIN
     assert e.out.state == STATE_DONE and e.out.fault == FAULT_SESSION_LIMIT
     assert e.out.duty_u16 == 0 and e.out.valve_open
-    assert e.out.elapsed_ms == 30 * MIN and e.out.remaining_ms == 0      # what the display shows at the end
+    assert e.out.elapsed_ms == 30 * MIN and remaining_ms(e.out) == 0      # what the display shows at the end
     e.run(60 * MIN)                                              # nothing restarts by itself
     assert e.out.state == STATE_DONE
     assert e.press(EV_START)
@@ -240,7 +241,7 @@ def test_a_program_step_shows_on_the_tick_it_begins_also_between_two_cycles():
     e.press(EV_PAUSE)
     e.run(30)
     e.press(EV_PAUSE)
-    while e.s.session_ms < 2 * MIN - 10:
+    while e.s.out.elapsed_ms < 2 * MIN - 10:
         out = e.step()
         assert out.step == 0 and out.mode == MODE_STIMULATION
     out = e.step()
@@ -400,11 +401,11 @@ def test_garbage_dt_is_treated_as_no_time():
     s = make_session()
     s.press(EV_START)
     s.tick(10, 0)
-    before = s.session_ms
+    before = s.out.elapsed_ms
     s.tick(-500, 0)
     s.tick(-1, 0)                    # a clock read out of order by a millisecond
     s.tick(3.7, 0)
-    assert s.session_ms == before and s.out.elapsed_ms == before
+    assert s.out.elapsed_ms == before
 
 
 def test_every_change_of_an_event_driven_output_moves_its_seq():
@@ -492,10 +493,11 @@ def test_the_setpoint_each_tick_is_the_cycle_waveform_one_interval_ahead():
 
 
 def test_the_session_time_shown_is_the_sessions_in_every_state():
-    """Session.tick refreshes elapsed_ms and remaining_ms only on the ticks the
-    session time can move (running, resting) and at events: the display and
-    the phone must still see the session's own time after every tick, also
-    after a stop, a pause, a fault clear or a program choice."""
+    """The outputs show the session time (the ticks' time while running or
+    resting since the start press, counted here by the test itself) and
+    the program's time left after every tick: the display and the phone see
+    it in every state, also after a stop, a pause, a fault clear or a
+    program choice."""
     from hypothesis import given, settings, strategies as st
     events = st.sampled_from([None, EV_START, EV_STOP, EV_PAUSE, EV_PROGRAM])
 
@@ -503,14 +505,20 @@ def test_the_session_time_shown_is_the_sessions_in_every_state():
     @given(st.lists(st.tuples(events, st.integers(1, 400)), max_size=20))
     def check(script):
         e = echo()
+        s = e.s
+        counted = 0
         for ev, ticks in script:
             if ev is not None:
-                e.press(ev)
+                was = s.state
+                if e.press(ev) and ev == EV_START and was in (STATE_IDLE, STATE_DONE):
+                    counted = 0
             for _ in range(ticks):
+                if s.state in (STATE_RUNNING, STATE_RESTING):
+                    counted += e.tick_ms
                 out = e.step()
-                s = e.s
-                assert out.elapsed_ms == s.session_ms
-                assert out.remaining_ms == max(s.total_ms - s.session_ms, 0)
+                total = s.p.programs[s.program].total_ms
+                assert out.elapsed_ms == counted
+                assert remaining_ms(out) == max(total - counted, 0)
     check()
 
 
@@ -550,5 +558,5 @@ def test_the_session_reads_the_codes_and_slots_its_modules_define():
     from pump import codes, control, safety
     assert (S._RUNNING, S._PAUSED, S._RESTING, S._FAULT) == (
         codes.STATE_RUNNING, codes.STATE_PAUSED, codes.STATE_RESTING, codes.STATE_FAULT)
-    assert (S._TRIP, S._VAC, S._FRESH, S._DUTY) == (
-        safety.FAULT_SLOT, safety.VAC_SLOT, safety.FRESH_SLOT, control.DUTY_SLOT)
+    assert (S._TRIP, S._VAC, S._FRESH, S._DUTY, S._PEAK) == (
+        safety.FAULT_SLOT, safety.VAC_SLOT, safety.FRESH_SLOT, control.DUTY_SLOT, control.PEAK_SLOT)

@@ -9,6 +9,7 @@ short strings once per refresh; nothing is allocated on the other ticks.
 """
 from pump.codes import FAULT_NAMES, MODE_NAMES, STATE_FAULT, STATE_NAMES, STATE_RUNNING
 from pump.limits import pa_to_mmhg_x10
+from pump.session import remaining_ms
 
 SET_COL_ADDR = 0x21
 SET_PAGE_ADDR = 0x22
@@ -54,7 +55,7 @@ class Display:
             o.text("%s %s" % (STATE_NAMES[out.state], self.program_names[out.program]), 0, 0)
         mmhg10 = pa_to_mmhg_x10(out.vacuum_pa)
         o.text("%d mmHg" % ((mmhg10 + 5) // 10), 0, 16)
-        o.text("%s / %s" % (_mmss(out.elapsed_ms), _mmss(out.elapsed_ms + out.remaining_ms)), 0, 32)
+        o.text("%s / %s" % (_mmss(out.elapsed_ms), _mmss(out.elapsed_ms + remaining_ms(out))), 0, 32)
         if out.state == STATE_FAULT or out.fault:
             o.text(FAULT_NAMES[out.fault], 0, 48)
         elif out.notice:

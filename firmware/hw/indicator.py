@@ -24,7 +24,7 @@ from array import array
 from micropython import const
 
 from pump.schedule import SCHED_DUE, SCHED_MISSED
-from pump.slots import ptr32, slot
+from pump.slots import ptr32
 
 from pump.codes import (FAULT_CONFIG_INVALID, FAULT_NONE, FAULT_WATCHDOG_RESET, STATE_DONE, STATE_FAULT,
                         STATE_IDLE, STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
@@ -40,8 +40,11 @@ FAULT_REPEAT_MS = const(10000)
 # blink-code periods 2-5 s): pattern time wraps here without a visible jump
 # and stays a small int however long the board runs.
 PATTERN_WRAP_MS = const(1260000)
-# Slots of Indicator.s (pump/slots.py): what update's fast path reads.
-_T = const(0)
+# Slots of Indicator.s (pump/slots.py): what update's fast path reads. The
+# tests read T_SLOT through `s` too: no properties on this class (on
+# MicroPython a class with one makes each attribute store on its instances
+# look the class up first, and _change stores several).
+T_SLOT = const(0)
 _WAIT_MS = const(1)
 _CALM = const(2)
 _SEQ = const(3)
@@ -145,7 +148,6 @@ class Indicator:
         self.weak = False               # the out.weak and out.notice the LED shows
         self.notice = FAULT_NONE
 
-    t = slot(_T)
 
     def set_schedule(self, sched):
         """The schedule's state (pump.schedule SCHED_*) changed: shown at the next update."""
@@ -163,9 +165,9 @@ class Indicator:
         # out.seq moves whenever state, program or weak may have changed (the
         # notice is fixed at boot); set_schedule() ends calm.
         if wait > 0 and s[_CALM] and int(out.seq) == s[_SEQ]:
-            t = s[_T] + dt_ms
+            t = s[T_SLOT] + dt_ms
             if t < PATTERN_WRAP_MS:
-                s[_T] = t
+                s[T_SLOT] = t
                 s[_WAIT_MS] = wait
                 return
         self._change(dt_ms, out)
@@ -173,10 +175,10 @@ class Indicator:
     def _change(self, dt_ms, out):
         """A tick on which something may show or sound."""
         s = self.s
-        t = s[_T] + dt_ms
+        t = s[T_SLOT] + dt_ms
         if t >= PATTERN_WRAP_MS:
             t -= PATTERN_WRAP_MS
-        s[_T] = t
+        s[T_SLOT] = t
         wait = s[_WAIT_MS] - dt_ms
         # The time since the last _change: this tick and the quiet ticks the
         # fast path counted off the wait (for the fault alarm's clock).
@@ -188,7 +190,7 @@ class Indicator:
             # Each state's pattern starts at its beginning: a trip shows a
             # whole first group of its blink code (counted from one, not
             # from wherever the old pattern's clock stood).
-            s[_T] = t = 0
+            s[T_SLOT] = t = 0
             wait = 0
         if out.program != self.program:
             if self.program >= 0:                 # a selection, not boot

@@ -74,7 +74,11 @@ _SP = const(11)              # the internal setpoint of the last update
 _CUT = const(12)             # the blind-push guard capped this cycle's duty
 _TRIM = const(13)            # 2 slots, per cycling mode (stimulation, expression)
 _FF = const(15)              # 2 slots: the plateau duty learned per cycling mode
-_N_SLOTS = const(17)
+# The highest fresh reading of the running cycle: update() sees every
+# running tick's reading anyway; the session reads it and zeroes it at each
+# cycle's start.
+PEAK_SLOT = const(17)
+_N_SLOTS = const(18)
 
 
 class Control:
@@ -93,6 +97,7 @@ class Control:
     sp = slot(_SP)
     min_duty = slot(_MIN_DUTY)
     ceiling_pa = slot(_CEILING)
+    peak_pa = slot(PEAK_SLOT)
 
     @property
     def cut(self):
@@ -152,6 +157,8 @@ class Control:
             s[_SLOPE_Q4] = slope
             s[_LAST_PA] = vacuum_pa
             since = 0
+            if vacuum_pa > s[PEAK_SLOT]:
+                s[PEAK_SLOT] = vacuum_pa
         s[_SINCE_MS] = since
         if setpoint_pa < 0:
             s[DUTY_SLOT] = 0

@@ -47,6 +47,7 @@ _TRIP = const(6)            # pump.safety FAULT_SLOT
 _VAC = const(7)             # pump.safety VAC_SLOT
 _FRESH = const(8)           # pump.safety FRESH_SLOT
 _DUTY = const(3)            # pump.control DUTY_SLOT
+_PEAK = const(17)           # pump.control PEAK_SLOT
 
 
 class Outputs:
@@ -67,13 +68,25 @@ class Outputs:
         self.level = 0
         self.program = 0
         self.step = 0
+        # The session clock itself (the ticks' time while running or
+        # resting since the start press); the program's length is refreshed
+        # with the event-driven fields, and remaining_ms(out) is the time left.
         self.elapsed_ms = 0
-        self.remaining_ms = 0
+        self.total_ms = 0
         # Counts the refreshes of the event-driven fields (state, mode,
         # cycle_mode, target_pa, weak, level, program, step) and the changes
         # of fault: a reader that saw this number has seen them all (the
         # indicator's fast path).
         self.seq = 0
+
+
+def remaining_ms(out):
+    """The program's time left that `out` shows (for the display and the
+    phone). Not a property of Outputs: on MicroPython a class with a
+    property makes every attribute access on its instances slower, and
+    the tick writes a dozen of them."""
+    left = out.total_ms - out.elapsed_ms
+    return left if left > 0 else 0
 
 
 class Session:
@@ -97,11 +110,10 @@ class Session:
         self.cycle_target_pa = 0        # fixed for the cycle at its start
         self.mixed_i = 0
         self.step = 0
-        self.step_left_ms = 0
-        self.session_ms = 0
+        self.step_end_ms = 0            # the session time the current step ends at
+        self.event_ms = 0               # the next program event: min(step_end_ms, max_session_ms)
         self.pause_ms = 0
         self.paused_from = STATE_RUNNING
-        self.peak_pa = 0
         self.in_suction = False
         self.weak = False
         self.end_reason = END_NONE
@@ -183,20 +195,18 @@ class Session:
         mon = self.monitor
         if mon.observe(dt_ms, reading_pa, sensor_fault) and self.state != _FAULT:
             self._end(END_FAULT, _FAULT)
+        mslots = mon.s
+        out = self.out
         duty = 0
         valve_open = True
         sp = 0
         st = self.state
         if st == _RUNNING or st == _RESTING:
-            ms = self.session_ms + dt_ms
-            self.session_ms = ms
-            left = self.step_left_ms - dt_ms
-            self.step_left_ms = left
-            out = self.out                      # _show_time(ms), inlined
+            # The session clock (on the outputs, which show it) and one
+            # deadline for both of its events: the step's end, the session limit.
+            ms = out.elapsed_ms + dt_ms
             out.elapsed_ms = ms
-            shown = self.total_ms - ms
-            out.remaining_ms = shown if shown > 0 else 0
-            if left <= 0 or ms >= self.max_session_ms:
+            if ms >= self.event_ms:
                 self._program_event()
                 st = self.state
         if st == _RUNNING:
@@ -209,12 +219,9 @@ class Session:
                 cyc.advance(dt_ms)
                 self._cycle_boundary(mon)
                 phase = cyc.phase_ms
-            ms = mon.s
-            v = ms[_VAC]
-            fresh = ms[_FRESH]
-            if fresh and v > self.peak_pa:
-                self.peak_pa = v
-            ctl = self.control
+            v = mslots[_VAC]
+            fresh = mslots[_FRESH]
+            ctl = self.control                          # it also keeps the cycle's peak (PEAK_SLOT)
             if phase >= cyc.suction_ms:                 # release: valve open, motor off
                 self.in_suction = False
                 ctl.update(dt_ms, -1, v, False, 0, fresh)   # the slope is tracked
@@ -255,20 +262,21 @@ class Session:
             valve_open = True
             sp = 0
         # The outputs of every tick (the rest follows out.seq in _refresh).
-        out = self.out
         out.duty_u16 = duty
         out.valve_open = valve_open
         out.setpoint_pa = sp
-        ms = mon.s
-        out.vacuum_pa = ms[_VAC]
-        fault = ms[_TRIP] or self.ended_fault
-        if st == _FAULT and fault != out.fault:
+        out.vacuum_pa = mslots[_VAC]
+        if st == _FAULT:
             # A trip can replace another without a state change (release_fail
             # after over_vacuum): the LED's blink code must follow it. In any
-            # other state a new fault code comes with a state change, which
-            # moves out.seq in _refresh.
-            out.seq = (out.seq + 1) & 0x3FFFFFFF
-        out.fault = fault
+            # other state the fault shown changes only with the state or an
+            # end (a trip ends the session in the tick it latches; the
+            # session_limit comes and goes with _end and _start), and
+            # _refresh sets it.
+            fault = mslots[_TRIP] or self.ended_fault
+            if fault != out.fault:
+                out.seq = (out.seq + 1) & 0x3FFFFFFF
+                out.fault = fault
         if self.dirty or st != out.state:
             self._refresh(out, st)
         return out
@@ -295,14 +303,15 @@ class Session:
 
     def _start(self):
         self._default_levels()
-        self.session_ms = 0
+        self.out.elapsed_ms = 0
         self.end_reason = END_NONE
         self.ended_fault = FAULT_NONE
         self.weak = False
         self.control.reset()
         self.monitor.new_session()
         self.step = 0
-        self.step_left_ms = self._program().steps[0].duration_ms
+        self.step_end_ms = self._program().steps[0].duration_ms
+        self._next_event()
         self._enter_step()
 
     def _program(self):
@@ -331,7 +340,7 @@ class Session:
         self.cycle.start(self.p.modes[self.cycle_mode])
         self.cycle_target_pa = self._level_target_pa()
         self.control.new_target(self.cycle_mode, self.cycle_target_pa)
-        self.peak_pa = 0
+        self.control.s[_PEAK] = 0
         self.in_suction = False
 
     def _next_cycle_mode(self):
@@ -343,20 +352,27 @@ class Session:
         self.mixed_i = (i + 1) % (mixed.stimulation_cycles + mixed.expression_cycles)
         return MODE_STIMULATION if i < mixed.stimulation_cycles else MODE_EXPRESSION
 
+    def _next_event(self):
+        """The session time tick() next calls _program_event at."""
+        end = self.step_end_ms
+        self.event_ms = end if end < self.max_session_ms else self.max_session_ms
+
     def _program_event(self):
         """The session time reached max_session_ms or the step its end
         (tick() has already counted this tick's time)."""
-        if self.session_ms >= self.max_session_ms:
+        ms = self.out.elapsed_ms
+        if ms >= self.max_session_ms:
             self._end(END_AUTO_OFF, STATE_DONE)
             return
         steps = self._program().steps
-        while self.step_left_ms <= 0:
+        while self.step_end_ms <= ms:
             self.step += 1
             if self.step >= len(steps):
                 self._end(END_AUTO_OFF, STATE_DONE)
                 return
-            self.step_left_ms += steps[self.step].duration_ms
+            self.step_end_ms += steps[self.step].duration_ms
             self._enter_step()
+        self._next_event()
 
     def _level_target_pa(self):
         """The level's target for the cycle about to start. Mixed cycles use
@@ -370,16 +386,17 @@ class Session:
         weak = self.weak
         modes = self.p.modes
         mode = modes[cm]
-        self.weak = mon.cycle_end(cm, target, self.peak_pa, mode.period_ms)
         ctl = self.control
-        ctl.end_cycle(cm, target, self.peak_pa, mode.suction_ms)
+        peak = ctl.s[_PEAK]
+        self.weak = mon.cycle_end(cm, target, peak, mode.period_ms)
+        ctl.end_cycle(cm, target, peak, mode.suction_ms)
         m = self.mode
         if m != MODE_MIXED:                 # _next_cycle_mode(), inlined for one mode
             self.level_mode = m
             nxt = m
         else:
             nxt = self._next_cycle_mode()
-        self.peak_pa = 0
+        ctl.s[_PEAK] = 0
         self.in_suction = False
         nxt_target = modes[nxt].targets_pa[self.levels[self.level_mode] - 1]   # _level_target_pa()
         if nxt == cm and nxt_target == target:
@@ -407,21 +424,14 @@ class Session:
         self.ended_fault = FAULT_SESSION_LIMIT if reason == END_AUTO_OFF else FAULT_NONE
         self.control.off()
 
-    def _show_time(self, ms):
-        """The session time the outputs show: it moves only while running
-        or resting (tick() inlines this) and at events."""
-        out = self.out
-        out.elapsed_ms = ms
-        left = self.total_ms - ms
-        out.remaining_ms = left if left > 0 else 0
-
     def _refresh(self, out, st):
         """What the outputs show that changes only on events, steps and
         cycle boundaries (the session time also moves in tick() while
         running or resting): refreshed, and out.seq moved, when the state
         changed or `dirty` says so."""
         self.dirty = False
-        self._show_time(self.session_ms)
+        out.total_ms = self.total_ms
+        out.fault = self.monitor.s[_TRIP] or self.ended_fault
         out.seq = (out.seq + 1) & 0x3FFFFFFF
         out.state = st
         out.mode = self.mode

@@ -18,6 +18,7 @@ from micropython import const
 from pump.codes import FAULT_NAMES, MODE_NAMES, STATE_DONE, STATE_IDLE, STATE_NAMES
 from pump.limits import pa_to_mmhg_x10
 from pump.schedule import SCHED_NAMES
+from pump.session import remaining_ms
 from web.remote import event_of
 
 SAMPLES = const(256)                 # the live trace: 256 samples
@@ -90,7 +91,7 @@ class Link:
             "programs": list(self.program_names),
             "step": o.step,
             "elapsed_s": o.elapsed_ms // 1000,
-            "left_s": o.remaining_ms // 1000,
+            "left_s": remaining_ms(o) // 1000,
             "vacuum_x10": pa_to_mmhg_x10(o.vacuum_pa),
             "target_x10": pa_to_mmhg_x10(o.target_pa),
             "fault": FAULT_NAMES[o.fault] or None,

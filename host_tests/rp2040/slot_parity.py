@@ -4,7 +4,7 @@ on CPython, where ptr32() is the array itself; test_rp2040.py compares the
 two outputs line by line. The inputs cross every clamp and both signs (a
 negative slot is where a viper word and a Python int could part). The HEAP
 line is what tickbench.drive times its (here empty) button script from."""
-from hw.indicator import Indicator
+from hw.indicator import T_SLOT, Indicator
 from hw.sensors.analog import AnalogSensor
 from pump.control import Control
 from pump import profiles
@@ -121,9 +121,9 @@ def session_rows():
             v += (out.duty_u16 >> 6) - v // 40
         dt = 10 if i % 37 else (0 if i % 2 else 55)
         out = s.tick(dt, v + (i * 7919) % 300 - 150 if i % 3 else None)
-        acc = (acc * 31 + out.duty_u16 + 7 * out.setpoint_pa + out.valve_open + 3 * s.peak_pa) % 1000000007
+        acc = (acc * 31 + out.duty_u16 + 7 * out.setpoint_pa + out.valve_open + 3 * s.control.peak_pa) % 1000000007
         if i % 150 == 149:
-            print("session", i, acc, out.state, out.duty_u16, out.setpoint_pa, s.peak_pa, s.cycle.phase_ms)
+            print("session", i, acc, out.state, out.duty_u16, out.setpoint_pa, s.control.peak_pa, s.cycle.phase_ms)
 
 
 class LogPin:
@@ -160,9 +160,9 @@ def indicator_rows():
         if i % 700 == 650:
             ind.set_schedule(1 + (i // 700) % 2)
         ind.update(10 if i % 50 else 450000, out)
-        acc = (acc * 31 + pin.level * 7 + ind.t + pin.edges) % 1000000007
+        acc = (acc * 31 + pin.level * 7 + ind.s[T_SLOT] + pin.edges) % 1000000007
         if i % 240 == 239:
-            print("indicator", i, acc, pin.level, pin.edges, ind.t)
+            print("indicator", i, acc, pin.level, pin.edges, ind.s[T_SLOT])
 
 
 class BooksLog:
@@ -206,7 +206,7 @@ def books_rows():
     a session's time per mode and peaks per cycle mode into the record, a
     checkpoint after a minute of session time, a pause, a stop, a second
     session; the writes done as App.flush does them (motor 0, valve open)."""
-    from books import Books
+    from books import CHECK_SLOT, SAVED_SLOT, SUB_SLOT, Books
     p = profiles.defaults()
     s = Session(p, SafetyConfig(p.limit_pa))
     log = BooksLog()
@@ -240,10 +240,10 @@ def books_rows():
                 b.write()
         rec = b.record
         acc = (acc * 31 + rec.duration_ms + 3 * rec.mode_ms[0] + 5 * rec.mode_ms[1] + 7 * rec.peak_pa[0]
-               + 11 * rec.peak_pa[1] + b.sub_ms + b.check_ms + b.pending + sensor.ambient_pa + b.vented_ms
+               + 11 * rec.peak_pa[1] + b.s[SUB_SLOT] + b.s[CHECK_SLOT] + b.pending + sensor.ambient_pa + b.vented_ms
                + b.uptime_s) % 1000000007
         if i % 200 == 199:
-            print("books", i, acc, log.acc, out.state, rec.duration_ms, rec.mode_ms[4], b.saved_ms, b.writes,
+            print("books", i, acc, log.acc, out.state, rec.duration_ms, rec.mode_ms[4], b.s[SAVED_SLOT], b.writes,
                   sensor.ambient_pa)
 
 
