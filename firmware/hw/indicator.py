@@ -148,7 +148,6 @@ class Indicator:
         self.weak = False               # the out.weak and out.notice the LED shows
         self.notice = FAULT_NONE
 
-
     def set_schedule(self, sched):
         """The schedule's state (pump.schedule SCHED_*) changed: shown at the next update."""
         self.sched = sched

@@ -83,8 +83,8 @@ class Outputs:
 def remaining_ms(out):
     """The program's time left that `out` shows (for the display and the
     phone). Not a property of Outputs: on MicroPython a class with a
-    property makes every attribute access on its instances slower, and
-    the tick writes a dozen of them."""
+    property makes every attribute store on its instances look the class
+    up first, and the tick writes a dozen of them."""
     left = out.total_ms - out.elapsed_ms
     return left if left > 0 else 0
 

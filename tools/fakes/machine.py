@@ -395,27 +395,10 @@ class _Mem32:
         w = world
         if w.port != "rp2" or addr != SIO_GPIO_IN:
             raise ValueError("mem32[0x%x] is not modelled on %s" % (addr, w.port))
-        # World.input_level() for each pin, inlined: the buttons read this
-        # register every tick, and a call per pin was a tenth of the
-        # simulator's time. Keys, not items(): items() allocates a tuple per
-        # pin on MicroPython, and the allocation tests run this fake there.
-        modes = w.modes
-        inputs = w.inputs
-        levels = w.levels
-        pulls = w.pulls
         bits = 0
-        for pin_id in modes:
-            if type(pin_id) is int and 0 <= pin_id < 30:
-                mode = modes[pin_id]
-                src = inputs.get(pin_id)
-                if src is not None:
-                    level = src()
-                elif mode == Pin.OUT:
-                    level = levels.get(pin_id, 0)
-                else:
-                    level = levels.get(pin_id, 1 if pulls.get(pin_id) == Pin.PULL_UP else 0)
-                if level:
-                    bits |= 1 << pin_id
+        for pin_id in w.modes:
+            if type(pin_id) is int and 0 <= pin_id < 30 and w.input_level(pin_id):
+                bits |= 1 << pin_id
         return bits
 
     def __setitem__(self, addr, value):
