@@ -139,6 +139,7 @@ _R_MODE = const(2)
 _R_PEAK = const(7)
 _R_BUCKET = const(9)
 _R_PEAK_I = const(10)
+_R_SEEN = const(11)
 
 
 class Books:
@@ -160,6 +161,7 @@ class Books:
         self.s = s
         s[_SEEN] = -1
         s[_LOGGED] = 1 if log is not None else 0
+        s[_TRACK] = 1 if self.rezero else 0         # idle (moved() keeps it from the first state change on)
         self.board_id = board_id
         self.board_name = board_name
         self.program_names = tuple(p.name for p in profiles.programs)
@@ -255,20 +257,26 @@ class Books:
             self.keep_time(dt)
 
     def moved(self, out):
-        """out.seq moved: a state change (a record begun or ended), where the
-        open record's time and peak go, and whether ambient is tracked."""
-        self.s[_SEEN] = out.seq
+        """out.seq moved: a state change (a record begun or ended, whether
+        ambient is tracked) and where the open record's time and peak go.
+        Most moves are not state changes (a mixed cycle boundary, a step, a
+        level): their tick pays only for the record's part. The record's
+        slots are read as slots here, not through its properties (a property
+        is a call)."""
+        s = self.s
+        s[_SEEN] = out.seq
         st = out.state
         if st != self.prev_state:
             self.transition(out)
             self.prev_state = st
-        # Ambient moves only while idle or done; leaving them restarts the wait.
-        idle = st == STATE_IDLE or st == STATE_DONE
-        self.s[_TRACK] = 1 if self.rezero and idle else 0
-        if not idle:
-            self.vented_ms = 0
+            # Ambient moves only while idle or done; leaving them restarts the wait.
+            idle = st == STATE_IDLE or st == STATE_DONE
+            s[_TRACK] = 1 if self.rezero and idle else 0
+            if not idle:
+                self.vented_ms = 0
         rec = self.record
-        if rec.active and out.seq != rec.seen_seq:
+        r = rec.s
+        if r[_R_ACTIVE] and out.seq != r[_R_SEEN]:
             rec._follow(out)
 
     def checkpoint_due(self):

@@ -103,7 +103,9 @@ def boot(machine, clock, read_text=None, log=None, wall=None):
     if profiles.schedule is not None and wall_s is None:
         print("clock not set: the schedule counts from the last session on this boot "
               "(make flash sets the clock)")
-    return App(machine, clock, board, profiles, hardware, notice, sensor_fault, log, board_id, wall_s, uptime0_s)
+    app = App(machine, clock, board, profiles, hardware, notice, sensor_fault, log, board_id, wall_s, uptime0_s)
+    app.prime()
+    return app
 
 
 def _take_flag(read):

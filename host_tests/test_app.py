@@ -15,6 +15,7 @@ CHECKS = [
     "start_press_pumps_and_cycles_the_valve",
     "watchdog_fed_once_per_tick_from_the_first_session",
     "ticks_every_10_ms",
+    "boot_primes_the_app_and_the_loop_starts_at_dt_0",
     "exception_in_a_tick_stops_the_motor_and_vents",
     "watchdog_not_fed_by_the_failing_tick",
     "board_broken_never_starts_the_motor",

@@ -224,8 +224,17 @@ def test_the_books_index_the_records_slots_where_the_record_keeps_them():
     its own consts: they must be pump/record.py's."""
     import books
     from pump import record
-    for name in ("ACTIVE", "DURATION", "MODE", "PEAK", "BUCKET", "PEAK_I"):
+    for name in ("ACTIVE", "DURATION", "MODE", "PEAK", "BUCKET", "PEAK_I", "SEEN"):
         assert getattr(books, "_R_" + name) == getattr(record, "R_" + name), name
+
+
+def test_the_record_follows_the_codes_pump_codes_defines():
+    """Record._follow compares with its own copies of the state and mode
+    codes (an imported name is a look-up at every use on the board): each
+    copy must be the original's value."""
+    from pump import codes, record
+    assert (record._RUNNING, record._PAUSED, record._RESTING, record._STIMULATION, record._EXPRESSION) == (
+        codes.STATE_RUNNING, codes.STATE_PAUSED, codes.STATE_RESTING, codes.MODE_STIMULATION, codes.MODE_EXPRESSION)
 
 
 # -- a slow flash, through the simulator, on both VMs ------------------------------------------

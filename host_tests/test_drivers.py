@@ -8,7 +8,7 @@ import pytest
 import machine
 from hw.buttons import Buttons
 from hw.display import Display
-from hw.indicator import _CALM, PATTERN_WRAP_MS, T_SLOT, Indicator, led_on
+from hw.indicator import _CALM, _SEQ, PATTERN_WRAP_MS, T_SLOT, Indicator, led_on
 from hw.motor import Motor
 from hw.store import read_text, write_atomic
 from hw.valve import Valve
@@ -607,6 +607,44 @@ def test_a_standing_fault_is_mostly_quiet_ticks(world):
     assert tone[2000]
     # The three 1 s tones every tick (300), the LED's edges every 50 ms between.
     assert full[0] <= 300 + 2100 // 5 + 10, full[0]
+
+
+def test_a_refresh_that_changes_nothing_shown_is_a_quiet_tick(world):
+    """A mixed cycle boundary, a program step or a level change moves
+    out.seq and changes nothing the LED or the buzzer shows: the indicator
+    must not work its pattern out again for them (on an RP2040 its full path
+    costs ~140 us, which the tick of a mixed boundary cannot spare), and
+    what it drives stays what an indicator without refreshes drives."""
+    def indicator(led, bz):
+        return Indicator(machine.Pin(led, machine.Pin.OUT), True, machine.PWM(machine.Pin(bz), freq=2700, duty_u16=0))
+    moved, still = indicator(25, 18), indicator(15, 19)
+    a, b = Outputs(), Outputs()
+    full = {}
+    for ind, out in ((moved, a), (still, b)):
+        out.state = STATE_RUNNING
+        out.mode = 2
+        for _ in range(300):                                    # the start's beep is over
+            ind.update(10, out)
+        change = ind._change
+
+        def counted(dt_ms, o, change=change, ind=ind):
+            full[ind] = full.get(ind, 0) + 1
+            change(dt_ms, o)
+        ind._change = counted
+        full[ind] = 0
+    for i in range(3000):
+        if i % 70 == 0:                                         # a mixed boundary: the other mode, its target
+            a.cycle_mode = 1 - a.cycle_mode if a.cycle_mode >= 0 else 0
+            a.target_pa = 20000 + 100 * (i % 3)
+        if i % 700 == 0:                                        # a program step, a level
+            a.step += 1
+            a.level = 1 + i % 5
+        seq = a.seq
+        moved.update(10, a)
+        still.update(10, b)
+        assert (world.level(25), world.pwm_duty(18)) == (world.level(15), world.pwm_duty(19)), i
+        assert moved.s[_SEQ] == seq
+    assert a.seq > 40 and full[moved] == full[still], (a.seq, full)
 
 
 def test_a_fault_tone_stops_when_the_fault_is_cleared(world):

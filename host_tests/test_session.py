@@ -434,6 +434,43 @@ def test_every_change_of_an_event_driven_output_moves_its_seq():
     check()
 
 
+def test_the_outputs_show_what_the_session_holds_after_every_tick():
+    """A mixed cycle boundary writes what changes with it (cycle_mode,
+    target_pa, weak) onto the outputs itself instead of refreshing them all
+    (on an RP2040 the whole refresh made that tick miss its budget): after
+    every tick, whatever the presses and however far short of its target
+    the pump falls, each event-driven output must be what the session holds."""
+    from hypothesis import given, settings, strategies as st
+    raw = copy.deepcopy(DEFAULT_PROFILES)
+    raw["modes"]["mixed"].update(stimulation_cycles=2, expression_cycles=1)
+    raw["programs"]["standard"] = [{"mode": "mixed", "minutes": 3}, {"mode": "stimulation", "minutes": 1}]
+    p, errors = profiles.load(raw)
+    assert not errors, errors
+    events = st.sampled_from([None, None, EV_START, EV_STOP, EV_PAUSE, EV_LETDOWN, EV_LEVEL_UP, EV_LEVEL_DOWN,
+                              EV_PROGRAM])
+    seen = set()
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.lists(st.tuples(events, st.integers(55, 100), st.integers(1, 800)), max_size=16))
+    def check(script):
+        e = Echo(session=make_session(p))
+        for ev, reach, ticks in script:             # reach: % of the setpoint the pump builds
+            if ev is not None:
+                e.press(ev)
+            for _ in range(ticks):
+                out = e.step(e.out.setpoint_pa * reach // 100)
+                s = e.s
+                running = out.state == STATE_RUNNING
+                assert (out.state, out.mode, out.cycle_mode, out.target_pa, out.weak, out.level) == (
+                    s.state, s.mode, s.cycle_mode, s.cycle_target_pa if running else 0, s.weak and running,
+                    s.levels[s.mode] if s.mode != MODE_NONE else 0)
+                if running and s.mode == MODE_MIXED:
+                    seen.add((out.cycle_mode, out.weak))
+    check()
+    assert seen == {(MODE_STIMULATION, False), (MODE_STIMULATION, True), (MODE_EXPRESSION, False),
+                    (MODE_EXPRESSION, True)}, seen
+
+
 def test_a_cycle_that_ends_as_the_last_one_did_leaves_out_seq_where_it_was():
     """out.seq moves when something shown changes, not at every cycle's
     end: a cycle of the same mode and target, with the weak flag as it
@@ -558,5 +595,7 @@ def test_the_session_reads_the_codes_and_slots_its_modules_define():
     from pump import codes, control, safety
     assert (S._RUNNING, S._PAUSED, S._RESTING, S._FAULT) == (
         codes.STATE_RUNNING, codes.STATE_PAUSED, codes.STATE_RESTING, codes.STATE_FAULT)
+    assert (S._STIMULATION, S._EXPRESSION, S._MIXED) == (codes.MODE_STIMULATION, codes.MODE_EXPRESSION,
+                                                         codes.MODE_MIXED)
     assert (S._TRIP, S._VAC, S._FRESH, S._DUTY, S._PEAK) == (
         safety.FAULT_SLOT, safety.VAC_SLOT, safety.FRESH_SLOT, control.DUTY_SLOT, control.PEAK_SLOT)

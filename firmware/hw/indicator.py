@@ -163,7 +163,20 @@ class Indicator:
         wait = s[_WAIT_MS] - dt_ms
         # out.seq moves whenever state, program or weak may have changed (the
         # notice is fixed at boot); set_schedule() ends calm.
-        if wait > 0 and s[_CALM] and int(out.seq) == s[_SEQ]:
+        if wait > 0 and s[_CALM]:
+            if int(out.seq) != s[_SEQ]:
+                # Most refreshes change nothing the LED or the buzzer shows: a
+                # cycle boundary of mixed mode, a program step, a level. What
+                # they show is the state, the program, weak and the notice,
+                # and the fault, which changes without the state only while
+                # the fault state stands. (On an RP2040 the slow path is ~95
+                # us of a mixed boundary's tick, the tick nearest its budget.)
+                st = out.state
+                if st != self.state or st == STATE_FAULT or out.program != self.program \
+                        or out.weak != self.weak or out.notice != self.notice:
+                    self._change(dt_ms, out)
+                    return
+                s[_SEQ] = int(out.seq)
             t = s[T_SLOT] + dt_ms
             if t < PATTERN_WRAP_MS:
                 s[T_SLOT] = t

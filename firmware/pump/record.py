@@ -17,8 +17,7 @@ from array import array
 from binascii import crc32
 from micropython import const
 
-from pump.codes import (END_NAMES, FAULT_NAMES, MODE_EXPRESSION, MODE_MIXED, MODE_NAMES, MODE_STIMULATION,
-                        STATE_PAUSED, STATE_RESTING, STATE_RUNNING)
+from pump.codes import END_NAMES, FAULT_NAMES, MODE_EXPRESSION, MODE_MIXED, MODE_NAMES, MODE_STIMULATION
 from pump.slots import slot
 
 VERSION = 1
@@ -38,6 +37,13 @@ R_BUCKET = const(9)         # the R_MODE slot the time goes to, less R_MODE (-1:
 R_PEAK_I = const(10)        # the R_PEAK slot a reading may raise, less R_PEAK (-1: none)
 R_SEEN = const(11)          # out.seq when bucket and peak were worked out
 R_SLOTS = const(12)
+# The codes _follow compares with, as this module's consts (an imported name
+# is a look-up at every use on an RP2040); test_books.py holds them equal.
+_RUNNING = const(1)         # STATE_RUNNING
+_PAUSED = const(2)          # STATE_PAUSED
+_RESTING = const(3)         # STATE_RESTING
+_STIMULATION = const(0)     # MODE_STIMULATION
+_EXPRESSION = const(1)      # MODE_EXPRESSION
 
 
 def _leap(y):
@@ -183,18 +189,18 @@ class Record:
         st = out.state
         b = -1
         cm = -1
-        if st == STATE_RUNNING:
+        if st == _RUNNING:
             m = out.mode
             if m >= 0:
                 b = m
                 if out.level < 30:
                     self.levels[m] |= 1 << out.level
             c = out.cycle_mode
-            if c == MODE_STIMULATION or c == MODE_EXPRESSION:
+            if c == _STIMULATION or c == _EXPRESSION:
                 cm = c
-        elif st == STATE_RESTING:
+        elif st == _RESTING:
             b = 3
-        elif st == STATE_PAUSED:
+        elif st == _PAUSED:
             b = 4
         s[R_BUCKET] = b
         s[R_PEAK_I] = cm

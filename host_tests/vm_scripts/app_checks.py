@@ -194,6 +194,26 @@ def c_start_pumps():
     check("ticks_every_10_ms", steps and min(steps) == 10 and max(steps) == 10, repr(sorted(set(steps))))
 
 
+def c_boot_primes_the_app():
+    """boot() does the first tick's one-time work (App.prime): the LED
+    already shows the idle pattern and the session has refreshed what it
+    shows, while the loop's first tick still comes with dt 0 and takes the
+    first reading."""
+    write_files("pico")
+    w, _ = new_world()
+    os.chdir(HERE)
+    try:
+        import app as app_mod
+        a = app_mod.boot(machine, FTIME)
+    finally:
+        os.chdir(ROOT)
+    led = [e for e in w.log if e[0] == "pin" and e[1] == 25]
+    out = a.session.out
+    ok = led and out.seq > 0 and a.indicator.s[3] == out.seq and a.last_ms is None and a.reading is None
+    check("boot_primes_the_app_and_the_loop_starts_at_dt_0", ok, "LED writes %r, seq %d shown %d, last_ms %r" % (
+        led, out.seq, a.indicator.s[3], a.last_ms))
+
+
 def c_exception_in_tick():
     write_files("pico")
     w, plant = new_world()
@@ -513,6 +533,7 @@ CHECKS = {
     "first_writes": c_first_writes,
     "idle": c_idle_never_pumps,
     "start": c_start_pumps,
+    "prime": c_boot_primes_the_app,
     "exception": c_exception_in_tick,
     "broken_board": c_broken_board,
     "broken_profiles": c_broken_profiles,
