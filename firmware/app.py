@@ -108,7 +108,7 @@ class App:
         self.wdt = None
         self.pending_fault = sensor_fault
         self.reading = None              # what the last tick read (Pa or None)
-        self.stall_ms = 0                # write stalls in the current tick, for run()
+        self.stall_ms = 0                # write stalls since next_wait() last moved the schedule by them
         self.books = Books(self.session, profiles, self.indicator, self.sensor, log, board_id, board.name, wall_s,
                            uptime0_s)
         self.log = log
@@ -117,11 +117,11 @@ class App:
 
     def step(self, now_ms):
         """One control tick at time now_ms (ticks_ms). Returns the outputs."""
-        dt = 0 if self.last_ms is None else self.clock.ticks_diff(now_ms, self.last_ms)
+        last = self.last_ms
+        dt = 0 if last is None else self.clock.ticks_diff(now_ms, last)
         if dt < 0:
             dt = 0
         self.last_ms = now_ms
-        self.stall_ms = 0
         s = self.session
         books = self.books
         n = self.buttons.poll(dt, s.state)

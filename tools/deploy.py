@@ -192,7 +192,6 @@ NATIVE_FUNCTIONS = {
     "app.py": ("App.step",),
     "books.py": ("Books.track_ambient",),       # Books.tick: viper
     "pump/session.py": ("Session.tick", "Session._refresh"),
-    "pump/cycle.py": ("Cycle.advance",),        # setpoint_pa: inlined in Session.tick
     "hw/indicator.py": ("Indicator._change",),
     "hw/buttons.py": ("Buttons.poll",),
     "hw/motor.py": ("Motor.set",),
