@@ -431,7 +431,7 @@ class Session:
         # What the outputs show of it, written here: the rest of _refresh's
         # fields cannot have changed at a boundary (running before and after;
         # a trip or a step in this tick still refreshes them all). On an
-        # RP2040 the whole _refresh costs a mixed boundary ~110 us.
+        # RP2040 the whole _refresh costs a mixed boundary ~100 us.
         out = self.out
         out.cycle_mode = nxt
         out.target_pa = nxt_target
