@@ -389,6 +389,33 @@ def test_mixed_mode_runs_five_stimulation_then_one_expression():
     assert seq == [S, S, S, S, S, X, S, S, S, S, S, X, S]
 
 
+def test_every_mixed_cycle_runs_on_a_trim_scaled_to_its_own_target():
+    """The controller's peak trim is learned per cycling mode at one target
+    and rescaled when a cycle of that mode starts at another
+    (Control.new_target). In mixed mode the modes take turns, and a level
+    change moves both targets: from its first tick, each cycle's trim must
+    be the one for the target it runs at."""
+    raw = copy.deepcopy(DEFAULT_PROFILES)
+    raw["modes"]["mixed"].update(stimulation_cycles=2, expression_cycles=1)
+    raw["programs"]["mix"] = [{"mode": "mixed", "minutes": 5}]
+    p, errors = profiles.load(raw)
+    assert not errors
+    e = Echo(session=make_session(p))
+    e.s.select_program(p.program_index("mix"))
+    e.press(EV_START)
+    ctl = e.s.control
+    seen = set()
+    for i in range(6000):
+        if i in (1500, 3000):
+            e.press(EV_LEVEL_UP)
+        out = e.step(e.out.setpoint_pa * 9 // 10)       # short of target: the trims move
+        assert out.mode == MODE_MIXED
+        cm = e.s.cycle_mode
+        assert ctl.trim_targets[cm] == e.s.cycle_target_pa, (i, cm, ctl.trim_targets, e.s.cycle_target_pa)
+        seen.add((cm, e.s.cycle_target_pa))
+    assert len(seen) == 6, seen                           # both modes at three levels each
+
+
 def test_one_outputs_object_is_reused():
     s = make_session()
     first = s.tick(10, 0)

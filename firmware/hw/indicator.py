@@ -167,12 +167,12 @@ class Indicator:
             if int(out.seq) != s[_SEQ]:
                 # Most refreshes change nothing the LED or the buzzer shows: a
                 # cycle boundary of mixed mode, a program step, a level. What
-                # they show is the state, the program, weak and the notice,
-                # and the fault, which changes without the state only while
-                # the fault state stands. (On an RP2040 the slow path is ~95
-                # us of a mixed boundary's tick, the tick nearest its budget.)
-                st = out.state
-                if st != self.state or st == STATE_FAULT or out.program != self.program \
+                # _change answers at once is a new state, program, weak or
+                # notice; a new fault code (a trip replacing another) shows
+                # at the LED's next edge on either path. (On an RP2040 the
+                # slow path is ~95 us of a mixed boundary's tick, the tick
+                # nearest its budget.)
+                if out.state != self.state or out.program != self.program \
                         or out.weak != self.weak or out.notice != self.notice:
                     self._change(dt_ms, out)
                     return

@@ -11,9 +11,10 @@ so a mode or step change never cuts a suction phase short or stretches it.
 
 class Cycle:
     """Suction while phase_ms < suction_ms, release from there to period_ms.
-    Session.tick inlines advance() and setpoint_pa() on its common tick (a
-    call is dear on an RP2040); these methods are the definition, and
-    host_tests/test_session.py checks the inlined copy against them."""
+    Session.tick inlines advance() (its boundary too) and setpoint_pa(),
+    and a mode-changing boundary inlines load() (a call is dear on an
+    RP2040): these methods are the definition, and host_tests/test_session.py
+    checks the inlined copies against them."""
 
     def __init__(self):
         self.period_ms = 0

@@ -209,6 +209,7 @@ def c_boot_primes_the_app():
         os.chdir(ROOT)
     led = [e for e in w.log if e[0] == "pin" and e[1] == 25]
     out = a.session.out
+    # indicator.s[3]: the out.seq it last showed (_SEQ in hw/indicator.py; a VM script cannot import it)
     ok = led and out.seq > 0 and a.indicator.s[3] == out.seq and a.last_ms is None and a.reading is None
     check("boot_primes_the_app_and_the_loop_starts_at_dt_0", ok, "LED writes %r, seq %d shown %d, last_ms %r" % (
         led, out.seq, a.indicator.s[3], a.last_ms))
