@@ -26,7 +26,8 @@ from fake_clock import FakeClock
 from hw.sensors import NEW, NONE, SensorError
 from hw.sensors.analog import AnalogSensor
 from hw.sensors.hx710b import HX710B
-from hw.sensors.mprls import MPRLS
+from hw.sensors import mprls as mprls_mod
+from hw.sensors.mprls import MPRLS, MPRLSFifo
 from hw.sensors.xgzp6897d import XGZP6897D
 from pump.codes import FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, FAULT_SENSOR_STALE
 from test_small_ints import CheckArithmetic
@@ -279,18 +280,33 @@ def test_hx710b_refuses_bad_configuration(world):
 
 # --------------------------------------------------------------------------- MPRLS
 
-def make_mprls(world, pa=101325, **model):
+@pytest.fixture(params=["i2c", "fifo"])
+def mprls_kind(request):
+    """Every MPRLS test runs through machine.I2C and through the RP2040
+    controller's registers (MPRLSFifo on the fake's I2CBlock)."""
+    return request.param
+
+
+def new_mprls(kind, address=0x18):
+    i2c = machine.I2C(0)
+    return MPRLS(i2c, address) if kind == "i2c" else MPRLSFifo(i2c, machine.mem32, 0, address)
+
+
+def make_mprls(world, pa=101325, kind="i2c", **model):
     src = Value(pa)
     dev = devices.MPRLSDevice(src, **model)
     world.attach_i2c(0, 0x18, dev)
-    return MPRLS(machine.I2C(0)), dev, src
+    drv = new_mprls(kind)
+    if kind == "fifo":
+        drv._clock = world.clock              # as begin() sets it, for the tests that poll without begin()
+    return drv, dev, src
 
 
 @pytest.mark.parametrize("count, abs_pa", [
     (0x19999A, 0), (0x91FD3D, 101325), (0x6A6333, 67994), (0xE66666, 172369),
 ])
-def test_mprls_vectors(world, count, abs_pa):
-    drv, dev, _ = make_mprls(world)
+def test_mprls_vectors(world, mprls_kind, count, abs_pa):
+    drv, dev, _ = make_mprls(world, kind=mprls_kind)
     drv.begin(world.clock)
     assert drv.ambient_pa == 101325 == drv.max_vacuum_pa
     dev.count_override = count
@@ -298,8 +314,8 @@ def test_mprls_vectors(world, count, abs_pa):
     assert drv.abs_pa == abs_pa and drv.vacuum_pa == 101325 - abs_pa
 
 
-def test_mprls_250_mmhg_below_760(world):
-    drv, dev, _ = make_mprls(world)
+def test_mprls_250_mmhg_below_760(world, mprls_kind):
+    drv, dev, _ = make_mprls(world, kind=mprls_kind)
     drv.begin(world.clock)
     dev.count_override = 0x6A6333             # 510.0 mmHg absolute
     assert poll_until(drv) == NEW
@@ -317,8 +333,8 @@ def test_mprls_250_mmhg_below_760(world):
     (0x48, FAULT_SENSOR_IO),                 # a bit the part never sets
     (0x40, NEW),
 ])
-def test_mprls_status_byte(world, status, result):
-    drv, dev, _ = make_mprls(world)
+def test_mprls_status_byte(world, mprls_kind, status, result):
+    drv, dev, _ = make_mprls(world, kind=mprls_kind)
     drv.begin(world.clock)
     dev.status_override = status
     world.clock.advance(10)
@@ -328,15 +344,15 @@ def test_mprls_status_byte(world, status, result):
 
 
 @pytest.mark.parametrize("count", [0, 0x19999A - 1, 0xE66666 + 1, 0xFFFFFF])
-def test_mprls_counts_outside_the_calibrated_range_are_range_faults(world, count):
-    drv, dev, _ = make_mprls(world)
+def test_mprls_counts_outside_the_calibrated_range_are_range_faults(world, mprls_kind, count):
+    drv, dev, _ = make_mprls(world, kind=mprls_kind)
     drv.begin(world.clock)
     dev.count_override = count
     assert poll_until(drv) == FAULT_SENSOR_RANGE
 
 
-def test_mprls_starts_a_conversion_and_collects_it_on_a_later_poll(world):
-    drv, dev, _ = make_mprls(world)
+def test_mprls_starts_a_conversion_and_collects_it_on_a_later_poll(world, mprls_kind):
+    drv, dev, _ = make_mprls(world, kind=mprls_kind)
     world.log.clear()
     assert poll(drv) == NONE                 # starts only
     assert [e[0] for e in world.log] == ["i2c_write"] and world.log[0][3] == b"\xaa\x00\x00"
@@ -353,8 +369,8 @@ def test_mprls_starts_a_conversion_and_collects_it_on_a_later_poll(world):
     assert dev.starts_while_busy == 0 and dev.bad_commands == 0
 
 
-def test_mprls_tracks_pressure_across_the_range(world):
-    drv, dev, src = make_mprls(world)
+def test_mprls_tracks_pressure_across_the_range(world, mprls_kind):
+    drv, dev, src = make_mprls(world, kind=mprls_kind)
     drv.begin(world.clock)
     for pa in range(1000, 172000, 997):
         src.v = pa
@@ -363,8 +379,8 @@ def test_mprls_tracks_pressure_across_the_range(world):
         assert abs(drv.abs_pa - pa) <= 1 and drv.vacuum_pa == 101325 - drv.abs_pa
 
 
-def test_mprls_busy_forever_is_stale(world):
-    drv, dev, _ = make_mprls(world)
+def test_mprls_busy_forever_is_stale(world, mprls_kind):
+    drv, dev, _ = make_mprls(world, kind=mprls_kind)
     drv.begin(world.clock)
     dev.busy_forever = True
     starts = dev.starts
@@ -377,8 +393,8 @@ def test_mprls_busy_forever_is_stale(world):
 
 
 @pytest.mark.parametrize("how", ["bus", "nack"])
-def test_mprls_disconnected_is_io_and_recovers(world, how):
-    drv, dev, _ = make_mprls(world)
+def test_mprls_disconnected_is_io_and_recovers(world, mprls_kind, how):
+    drv, dev, _ = make_mprls(world, kind=mprls_kind)
     drv.begin(world.clock)
     if how == "bus":
         world.i2c_fail[0] = 5
@@ -393,20 +409,20 @@ def test_mprls_disconnected_is_io_and_recovers(world, how):
     assert poll_until(drv) == NEW and drv.vacuum_pa == 0
 
 
-def test_mprls_wrong_address_is_io(world):
-    make_mprls(world)
-    drv = MPRLS(machine.I2C(0), address=0x19)
+def test_mprls_wrong_address_is_io(world, mprls_kind):
+    make_mprls(world, kind=mprls_kind)
+    drv = new_mprls(mprls_kind, address=0x19)
     assert poll(drv) == FAULT_SENSOR_IO
     with pytest.raises(SensorError) as e:
         drv.begin(world.clock)
     assert e.value.code == FAULT_SENSOR_IO
 
 
-def test_mprls_begin_averages_ambient(world):
+def test_mprls_begin_averages_ambient(world, mprls_kind):
     seq = iter([101300, 101340, 101310, 101330, 101320, 101320, 101290, 101350] * 3)
     dev = devices.MPRLSDevice(lambda: next(seq))
     world.attach_i2c(0, 0x18, dev)
-    drv = MPRLS(machine.I2C(0))
+    drv = new_mprls(mprls_kind)
     assert drv.max_vacuum_pa == 50000        # before begin: the lowest ambient begin accepts
     drv.begin(world.clock)
     assert drv.ambient_pa == 101320 == drv.max_vacuum_pa
@@ -416,19 +432,126 @@ def test_mprls_begin_averages_ambient(world):
     ("low", FAULT_SENSOR_RANGE), ("drifting", FAULT_SENSOR_RANGE), ("saturated", FAULT_SENSOR_RANGE),
     ("integrity_fail", FAULT_SENSOR_IO), ("busy_forever", FAULT_SENSOR_STALE), ("nack", FAULT_SENSOR_IO),
 ])
-def test_mprls_begin_refuses_a_bad_ambient(world, knob, code):
+def test_mprls_begin_refuses_a_bad_ambient(world, mprls_kind, knob, code):
     if knob == "drifting":                   # still venting: rises 200 Pa per conversion
         steps = iter(range(90000, 200000, 200))
         dev = devices.MPRLSDevice(lambda: next(steps))
         world.attach_i2c(0, 0x18, dev)
-        drv = MPRLS(machine.I2C(0))
+        drv = new_mprls(mprls_kind)
     else:
-        drv, dev, _ = make_mprls(world, pa=40000 if knob == "low" else 101325)
+        drv, dev, _ = make_mprls(world, kind=mprls_kind, pa=40000 if knob == "low" else 101325)
         if knob != "low":
             setattr(dev, knob, True)
     with pytest.raises(SensorError) as e:
         drv.begin(world.clock)
     assert e.value.code == code
+
+
+class WriteNack:
+    """An MPRLS whose writes go unacknowledged while `on` (reads answer)."""
+
+    def __init__(self, dev):
+        self.dev = dev
+        self.on = False
+
+    def write(self, buf):
+        if self.on:
+            raise OSError(5)
+        self.dev.write(buf)
+
+    def read_into(self, buf):
+        self.dev.read_into(buf)
+
+
+def test_mprls_fifo_sets_its_target_address_with_the_controller_disabled(world):
+    drv, dev, _ = make_mprls(world, kind="fifo")
+    block = machine.i2c_block(0)
+    assert block.tar == 0x18 and block.enabled      # the fake ignores a TAR write while enabled
+    drv.begin(world.clock)
+    assert dev.starts > 0 and dev.bad_commands == 0
+
+
+def test_mprls_fifo_a_queued_start_not_acknowledged_is_a_fault_at_the_next_poll(world):
+    src = Value(101325)
+    dev = devices.MPRLSDevice(src)
+    part = WriteNack(dev)
+    world.attach_i2c(0, 0x18, part)
+    drv = MPRLSFifo(machine.I2C(0), machine.mem32, 0)
+    drv.begin(world.clock)
+    world.clock.advance(10)
+    part.on = True
+    assert poll(drv) == NEW                  # the read was answered; its start command was queued
+    block = machine.i2c_block(0)
+    assert block.aborted and block.abort_source & 1          # ABRT_7B_ADDR_NOACK, left for the next poll
+    world.clock.advance(10)
+    assert poll(drv) == FAULT_SENSOR_IO      # seen there, and cleared
+    assert not block.aborted
+    assert poll(drv) == FAULT_SENSOR_IO      # a start with nothing pending is waited for: still refused
+    part.on = False
+    assert poll(drv) == NONE                 # starts again
+    assert poll_until(drv) == NEW and drv.vacuum_pa == 0
+
+
+def test_mprls_fifo_a_stuck_bus_is_a_fault_within_its_wait(world):
+    drv, dev, _ = make_mprls(world, kind="fifo")
+    drv.begin(world.clock)
+    block = machine.i2c_block(0)
+    block.hold = True
+    world.clock.advance(10)
+    t0 = world.clock.now
+    assert drv.poll() == FAULT_SENSOR_IO
+    waited = world.clock.now - t0
+    # More than _WAIT_MS, then the fault; the fake's time moves 1 ms per
+    # 4096 status reads, and the driver looks at its clock every 2048 turns
+    # of its loop (two reads each): here every 1 ms.
+    assert mprls_mod._WAIT_MS < waited <= mprls_mod._WAIT_MS + 2
+    assert block.tx == [] and block.rx == [] and not block.aborted   # the transfer aborted and cleaned up
+    block.hold = False
+    world.clock.advance(10)
+    assert poll(drv) == NONE                 # starts again
+    assert poll_until(drv) == NEW
+
+
+def test_mprls_fifo_stray_bytes_in_the_rx_fifo_are_a_fault_and_are_dropped(world):
+    drv, dev, _ = make_mprls(world, kind="fifo")
+    drv.begin(world.clock)
+    block = machine.i2c_block(0)
+    block.rx.extend([0x40, 1, 2])            # bytes nobody asked for: not the part's answer
+    world.clock.advance(10)
+    assert poll(drv) == FAULT_SENSOR_IO
+    assert block.rx == []
+    assert poll(drv) == NONE and poll_until(drv) == NEW
+
+
+@pytest.mark.parametrize("display_bus, rtc_bus, port, kind", [
+    (None, None, "rp2", "MPRLSFifo"),
+    (0, None, "rp2", "MPRLS"),               # the display shares the sensor's bus
+    (None, 0, "rp2", "MPRLS"),               # so does the clock module
+    (1, 1, "rp2", "MPRLSFifo"),              # both on the other bus
+    (None, None, "esp32", "MPRLS"),
+])
+def test_the_factory_drives_the_mprls_through_the_registers_only_on_a_bus_of_its_own(display_bus, rtc_bus, port,
+                                                                                     kind):
+    import json
+
+    from hw import board as board_mod
+    from hw import factory
+    name = "pico_w" if port == "rp2" else "esp32_devkitc"
+    with open(os.path.join(os.path.dirname(__file__), "..", "boards", name + ".json")) as f:
+        raw = json.load(f)
+    if port == "esp32":
+        raw["sensor"] = {"type": "mprls", "i2c": 0, "sda": 21, "scl": 22, "freq": 400000}
+    if display_bus is not None:
+        sda, scl = (4, 5) if display_bus == 0 else (2, 3)
+        raw["indicator"]["display"] = {"i2c": display_bus, "sda": sda, "scl": scl, "address": 60, "width": 128,
+                                       "height": 64}
+    if rtc_bus is not None:
+        sda, scl = (4, 5) if rtc_bus == 0 else (2, 3)
+        raw["rtc"] = {"type": "ds3231", "i2c": rtc_bus, "sda": sda, "scl": scl}
+    b, errors = board_mod.load(raw)
+    assert errors == [], errors
+    machine.reset_world(port)
+    assert type(factory.make_sensor(machine, b, {})).__name__ == kind
 
 
 # --------------------------------------------------------------------------- XGZP6897D

@@ -196,7 +196,6 @@ NATIVE_FUNCTIONS = {
     "hw/buttons.py": ("Buttons.poll",),
     "hw/motor.py": ("Motor.set",),
     "hw/sensors/__init__.py": ("Gain.apply",),
-    "hw/sensors/mprls.py": ("MPRLS.poll",),
 }
 
 
@@ -213,6 +212,8 @@ VIPER_FUNCTIONS = {
     "pump/control.py": ("Control.update", "Control.end_cycle"),
     "pump/safety.py": ("Monitor.observe", "Monitor.guard_duty", "Monitor.supervise"),
     "hw/sensors/analog.py": ("AnalogSensor.poll",),
+    "hw/sensors/mprls.py": ("MPRLS.poll", "MPRLSFifo._start", "MPRLSFifo._read", "MPRLSFifo._settle",
+                            "MPRLSFifo._fail"),
     "hw/indicator.py": ("Indicator.update",),
 }
 VIPER_ARCHS = ("armv6m",)

@@ -42,6 +42,15 @@ def make_i2c(machine, buses, bus_id, scl, sda, freq):
     return buses[bus_id]
 
 
+def bus_shared(board, bus_id):
+    """Whether a display or a clock module is on the sensor's I2C bus: then
+    the sensor's transfers go through machine.I2C like theirs (hw/sensors/
+    mprls.py MPRLSFifo says why)."""
+    d = board.indicator["display"]
+    r = board.rtc
+    return bool(d and d["i2c"] == bus_id or r and r["i2c"] == bus_id)
+
+
 def make_sensor(machine, board, buses):
     Pin = machine.Pin
     s = board.sensor
@@ -63,6 +72,9 @@ def make_sensor(machine, board, buses):
                             max_vacuum_kpa=s["max_vacuum_kpa"])
     i2c = make_i2c(machine, buses, s["i2c"], s["scl"], s["sda"], s["freq"])
     if t == "mprls":
+        if board.port == "rp2" and not bus_shared(board, s["i2c"]):
+            from hw.sensors.mprls import MPRLSFifo
+            return MPRLSFifo(i2c, machine.mem32, s["i2c"])
         from hw.sensors.mprls import MPRLS
         return MPRLS(i2c)
     from hw.sensors.xgzp6897d import XGZP6897D

@@ -54,6 +54,7 @@ class World:
         self.adc_uv = {}          # pin id -> callable() -> microvolts (int) at the pin
         self.i2c_devices = {}     # bus id << 8 | address -> device (an int key: no tuple per transfer)
         self.i2c_fail = {}        # bus id -> errno while the bus is broken
+        self.i2c_blocks = {}      # bus id -> I2CBlock, the rp2 controller's registers (mem32)
         self.wdt_timeout = None
         self.wdt_feeds = 0
         self.irq_disabled = 0     # nesting depth of disable_irq()
@@ -321,6 +322,8 @@ class I2C:
     def __init__(self, id=0, scl=None, sda=None, freq=400000, timeout=50000):
         self.id = id
         self.freq = freq
+        if world.port == "rp2":
+            i2c_block(id).enabled = True      # the SDK's i2c_init() leaves the controller on
         if world.logging:
             world.record(("i2c_init", id, _pin_id(scl), _pin_id(sda), freq))
 
@@ -383,26 +386,175 @@ SoftI2C = I2C
 
 
 SIO_GPIO_IN = 0xD0000004            # RP2040 datasheet 2.3.1.7
+I2C0_BASE = 0x40044000              # DW_apb_i2c, RP2040 datasheet 4.3.17; I2C1 at +0x4000
+I2C_BLOCK_BYTES = 0x100
+
+
+class I2CBlock:
+    """One RP2040 I2C controller as its registers show it, for a driver
+    that queues commands in IC_DATA_CMD itself (hw/sensors/mprls.py
+    MPRLSFifo). Modelled: IC_TAR (written only while disabled, as on the
+    chip), IC_DATA_CMD (a write pushes a command, CMD bit 8 read, STOP bit
+    9; a read pops the RX FIFO, bit 11 FIRST_DATA_BYTE on a transfer's
+    first byte), IC_RAW_INTR_STAT.TX_ABRT, IC_CLR_TX_ABRT, IC_TX_ABRT_SOURCE,
+    IC_ENABLE (ENABLE, ABORT), IC_STATUS, IC_TXFLR, IC_RXFLR. A transfer
+    goes to the device at its STOP, all at once (the fake's time does not
+    move for the bus); one that nobody acknowledges, or on a bus in
+    `World.i2c_fail`, aborts with ABRT_7B_ADDR_NOACK and flushes the rest.
+    Knob `hold`: the bus is stuck (SCL held low); commands stay queued and
+    ACTIVITY stays set. A driver polling the status registers 4096 times
+    with no IC_DATA_CMD access between costs 1 ms of the fake clock (about
+    a viper loop's pace on a Pico): a
+    wait for something that never comes must end on time, not hang a test.
+    Any other register raises."""
+
+    def __init__(self, bus):
+        self.bus = bus
+        self.enabled = False
+        self.tar = 0x055                 # the reset value
+        self.tx = []                     # the commands of the transfer not yet stopped
+        self.rx = []
+        self.aborted = False
+        self.abort_source = 0
+        self.hold = False
+        self.spins = 0                   # status reads since the last IC_DATA_CMD access
+        self.transfers = 0
+
+    def read(self, off):
+        if off in (0x34, 0x70, 0x74, 0x78):
+            self.spins += 1
+            if self.spins % 4096 == 0:
+                world.clock.advance(1)
+        if off == 0x04:
+            return self.tar
+        if off == 0x10:
+            self.spins = 0
+            return self.rx.pop(0) if self.rx else 0
+        if off == 0x34:
+            return 0x40 if self.aborted else 0
+        if off == 0x54:
+            was = self.aborted
+            self.aborted = False
+            self.abort_source = 0
+            return 1 if was else 0
+        if off == 0x6C:
+            return 1 if self.enabled else 0
+        if off == 0x80:
+            return self.abort_source
+        if off == 0x70:
+            busy = bool(self.tx)
+            return (1 if busy else 0) | 0x02 | (0 if busy else 0x04) | (0x08 if self.rx else 0)
+        if off == 0x74:
+            return len(self.tx)
+        if off == 0x78:
+            return len(self.rx)
+        raise ValueError("I2C%d register 0x%02x is not modelled" % (self.bus, off))
+
+    def write(self, off, value):
+        if off == 0x04:
+            if not self.enabled:
+                self.tar = value & 0x3FF
+            return
+        if off == 0x6C:
+            if value & 2 and self.tx:
+                self._abort(1 << 16)             # ABRT_USER_ABRT
+            self.enabled = bool(value & 1)
+            if not self.enabled:
+                self.tx = []
+                self.rx = []
+            return
+        if off == 0x10:
+            self.spins = 0
+            if not self.enabled or self.aborted:
+                return                           # disabled, or flushed until the abort is cleared
+            self.tx.append(value & 0x7FF)
+            if value & 0x200 and not self.hold:
+                self._run()
+            return
+        raise ValueError("I2C%d register 0x%02x writes are not modelled" % (self.bus, off))
+
+    def _abort(self, source):
+        self.abort_source = source | (len(self.tx) << 23)
+        self.aborted = True
+        self.tx = []
+
+    def _run(self):
+        cmds, self.tx = self.tx, []
+        w = world
+        d = w.i2c_devices.get(self.bus << 8 | self.tar)
+        self.transfers += 1
+        if w.i2c_fail.get(self.bus) or d is None:
+            self.tx = cmds
+            self._abort(1)                       # ABRT_7B_ADDR_NOACK
+            return
+        i = 0
+        while i < len(cmds):
+            j = i
+            read = cmds[i] & 0x100
+            while j < len(cmds) and cmds[j] & 0x100 == read:
+                j += 1
+            try:
+                if read:
+                    buf = bytearray(j - i)
+                    if w.logging:
+                        w.record(("i2c_read", self.bus, self.tar, len(buf)))
+                    d.read_into(buf)
+                    self.rx.extend(b | (0x800 if k == 0 else 0) for k, b in enumerate(buf))
+                else:
+                    buf = bytes(c & 0xFF for c in cmds[i:j])
+                    if w.logging:
+                        w.record(("i2c_write", self.bus, self.tar, buf))
+                    d.write(buf)
+            except OSError:
+                self.tx = cmds[i:]
+                self._abort(1)
+                return
+            i = j
+
+
+def i2c_block(bus):
+    w = world
+    b = w.i2c_blocks.get(bus)
+    if b is None:
+        b = w.i2c_blocks[bus] = I2CBlock(bus)
+    return b
 
 
 class _Mem32:
-    """machine.mem32, for the registers the firmware reads: on rp2 SIO's
-    GPIO_IN (bit n = the input level of GPIO n, 0-29). Any other address,
-    or another port, raises: a register the fake does not model must fail a
-    test, not read 0."""
+    """machine.mem32, for the registers the firmware uses: on rp2 SIO's
+    GPIO_IN (bit n = the input level of GPIO n, 0-29, read only) and the two
+    I2C controllers (I2CBlock). Any other address, or another port, raises:
+    a register the fake does not model must fail a test, not read 0."""
 
     def __getitem__(self, addr):
         w = world
-        if w.port != "rp2" or addr != SIO_GPIO_IN:
-            raise ValueError("mem32[0x%x] is not modelled on %s" % (addr, w.port))
-        bits = 0
-        for pin_id in w.modes:
-            if type(pin_id) is int and 0 <= pin_id < 30 and w.input_level(pin_id):
-                bits |= 1 << pin_id
-        return bits
+        if w.port == "rp2":
+            if addr == SIO_GPIO_IN:
+                bits = 0
+                for pin_id in w.modes:
+                    if type(pin_id) is int and 0 <= pin_id < 30 and w.input_level(pin_id):
+                        bits |= 1 << pin_id
+                return bits
+            bus, off = _i2c_reg(addr)
+            if bus is not None:
+                return i2c_block(bus).read(off)
+        raise ValueError("mem32[0x%x] is not modelled on %s" % (addr, w.port))
 
     def __setitem__(self, addr, value):
+        if world.port == "rp2":
+            bus, off = _i2c_reg(addr)
+            if bus is not None:
+                i2c_block(bus).write(off, value)
+                return
         raise ValueError("mem32[0x%x] writes are not modelled" % addr)
+
+
+def _i2c_reg(addr):
+    for bus in (0, 1):
+        off = addr - (I2C0_BASE + (bus << 14))
+        if 0 <= off < I2C_BLOCK_BYTES and not off & 3:
+            return bus, off
+    return None, None
 
 
 mem32 = _Mem32()

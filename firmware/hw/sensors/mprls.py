@@ -69,34 +69,237 @@ class MPRLS:
     def read(self, clock, timeout_ms=500):
         return read_blocking(self, clock, timeout_ms)
 
-    def poll(self):
-        i2c, b = self._i2c, self._buf
-        try:
-            if not self._pending:
-                i2c.writeto(self._addr, _START)
-                self._pending = True
-                return NONE                   # collect on a later poll
-            i2c.readfrom_into(self._addr, b)
-            s = b[0]
-            if s & 0x60 == 0x60:
-                return NONE                   # powered, still busy: keep waiting
-            i2c.writeto(self._addr, _START)   # next conversion runs meanwhile
-        except OSError:
+    # (viper on an RP2040: tools/deploy.py VIPER_FUNCTIONS)
+    def poll(self) -> int:
+        if not self._pending:
+            if int(self._start()):
+                return int(FAULT_SENSOR_IO)
+            self._pending = True
+            return int(NONE)                  # collect on a later poll
+        r = int(self._read())
+        if r:
+            if r > 0:
+                return int(NONE)              # powered, still busy: keep waiting
             self._pending = False             # restart from scratch next poll
-            return FAULT_SENSOR_IO
+            return int(FAULT_SENSOR_IO)
+        b = ptr8(self._buf)
+        s = b[0]
         if s != 0x40:
             if s & 0x40 and s & 0x01 and not s & 0x04:
-                return FAULT_SENSOR_RANGE     # math saturation
-            return FAULT_SENSOR_IO            # no power bit, integrity, stray bits
+                return int(FAULT_SENSOR_RANGE)    # math saturation
+            return int(FAULT_SENSOR_IO)       # no power bit, integrity, stray bits
         count = (b[1] << 16) | (b[2] << 8) | b[3]
         if count < _COUNT_MIN or count > _COUNT_MAX:
-            return FAULT_SENSOR_RANGE
+            return int(FAULT_SENSOR_RANGE)
         # P = d * 172369 / 13421772 = d * _M / 2^26, d < 2^24 split in bytes
-        # so that no product exceeds 2^28.
+        # so that no product exceeds 2^28 (viper's words are 32-bit).
         d = count - _COUNT_MIN
         y = ((d & 0xFF) * _M) >> 8
         y = (((d >> 8) & 0xFF) * _M + y) >> 8
         p = ((d >> 16) * _M + y + 512) >> 10
         self.abs_pa = p
-        self.vacuum_pa = self.ambient_pa - p
-        return NEW
+        self.vacuum_pa = int(self.ambient_pa) - p
+        return int(NEW)
+
+    # The bus, through machine.I2C: blocking transfers.
+    def _start(self):
+        """Start a conversion: 0, or -1 on a bus error."""
+        try:
+            self._i2c.writeto(self._addr, _START)
+        except OSError:
+            return -1
+        return 0
+
+    def _read(self):
+        """The last conversion into _buf and, unless the part is still busy
+        (then 1), the next one started (0); -1 on a bus error."""
+        b = self._buf
+        try:
+            self._i2c.readfrom_into(self._addr, b)
+            if b[0] & 0x60 == 0x60:
+                return 1
+            self._i2c.writeto(self._addr, _START)   # next conversion runs meanwhile
+        except OSError:
+            return -1
+        return 0
+
+
+# The RP2040's I2C controllers (DW_apb_i2c; RP2040 datasheet 4.3.17): word
+# indices of the registers MPRLSFifo uses, and their bits.
+_I2C0_BASE = const(0x40044000)     # I2C1 is 0x4000 above
+_TAR = const(0x04 >> 2)            # target address, written only while disabled
+_DATA = const(0x10 >> 2)           # IC_DATA_CMD: push a command / pop a read byte
+_RAW = const(0x34 >> 2)            # IC_RAW_INTR_STAT
+_CLR_ABRT = const(0x54 >> 2)       # IC_CLR_TX_ABRT: reading it clears the abort
+_ENABLE = const(0x6C >> 2)
+_STATUS = const(0x70 >> 2)
+_RXFLR = const(0x78 >> 2)          # bytes waiting in the RX FIFO
+_CMD_READ = const(0x100)           # IC_DATA_CMD.CMD: clock one byte in
+_CMD_STOP = const(0x200)           # IC_DATA_CMD.STOP: STOP after this byte
+_TX_ABRT = const(0x40)             # IC_RAW_INTR_STAT.TX_ABRT: NACK, lost arbitration
+_TFE = const(0x04)                 # IC_STATUS.TFE: TX FIFO empty
+_IDLE = const(0x05)                # IC_STATUS ACTIVITY | TFE: idle reads TFE alone
+_WAIT_MS = const(5)                # ~10x a 5-byte read at 100 kHz, then a bus fault
+_SPIN = const(2047)                # loops between two looks at the clock: ~0.3 ms, over
+                                   # twice a 400 kHz read, so that one never pays for a look
+_VIEWS = {}                        # base address -> _Words (bytecode and CPython)
+
+
+def ptr32(base):
+    """Viper's word pointer at `base`, a register block's address. viper
+    compiles the name as its cast; as bytecode and on CPython this returns
+    the block's _Words view through machine.mem32."""
+    return _VIEWS[base]
+
+
+def ptr8(buf):
+    """Viper's byte pointer to `buf`; as bytecode and on CPython, `buf`."""
+    return buf
+
+
+class _Words:
+    """A register block through machine.mem32, word i at base + 4 i. The
+    addresses are computed once: above 2^30 they are long ints on a 32-bit
+    port, and computing one per access would allocate (and a collection
+    every few seconds then stalled a tick by 11 ms on the emulated Pico)."""
+
+    def __init__(self, mem32, base):
+        self.mem32 = mem32
+        self.addr = {i: base + 4 * i for i in (_TAR, _DATA, _RAW, _CLR_ABRT, _ENABLE, _STATUS, _RXFLR)}
+
+    def __getitem__(self, i):
+        return self.mem32[self.addr[i]]
+
+    def __setitem__(self, i, v):
+        self.mem32[self.addr[i]] = v
+
+
+class MPRLSFifo(MPRLS):
+    """The MPRLS on an RP2040 I2C controller it has to itself, driven
+    through the controller's registers.
+
+    Why: through machine.I2C a poll waits for both transfers, ~210 us of bus
+    time at 400 kHz (the MPR series' maximum), plus the calls around them.
+    Here the poll queues the 4-byte read in the 16-entry TX FIFO, waits
+    only for its 4 bytes, queues the next start command and returns: the
+    controller sends those 4 bytes (~90 us) while the tick goes on. The
+    reading is as fresh as before (read in this tick, the next conversion
+    started right after it).
+
+    What that costs in checking: a queued start command that fails (a NACK:
+    the part unplugged) is seen by the next poll, as an abort flag in the
+    controller, and reported as FAULT_SENSOR_IO there, one poll later than
+    a blocking write would. A start with nothing pending (the first poll,
+    after a fault) is waited for. A transfer that neither completes nor
+    aborts within _WAIT_MS is a bus fault too. Only for a bus nobody else
+    uses (hw/factory.py decides): another driver's machine.I2C transfer
+    disables the controller to set its target address, which would cut off
+    a start command still on the wire, and the part would then go on
+    answering its previous conversion as if it were new.
+
+    begin() must come first: its clock bounds every wait. The register
+    methods are viper code on an RP2040 (tools/deploy.py VIPER_FUNCTIONS):
+    there a register is one machine load or store and nothing allocates."""
+
+    def __init__(self, i2c, mem32, bus, address=0x18):
+        super().__init__(i2c, address)
+        base = _I2C0_BASE + (bus << 14)
+        self._base = base
+        w = _VIEWS[base] = _Words(mem32, base)
+        # machine.I2C(...) set the controller up (pins, rate, enabled);
+        # the target address is written with the controller disabled.
+        w[_ENABLE] = 0
+        w[_TAR] = address
+        w[_ENABLE] = 1
+
+    def begin(self, clock):
+        self._clock = clock
+        super().begin(clock)
+
+    # (viper on the chip: tools/deploy.py VIPER_FUNCTIONS)
+    def _start(self) -> int:
+        """A start command with nothing pending (the first poll, or after a
+        fault): sent and waited for, so that a part that does not answer is
+        a fault at this poll, not a poll that looks like a conversion."""
+        if int(self._settle()):
+            return -1
+        r = ptr32(self._base)
+        r[_DATA] = 0xAA
+        r[_DATA] = 0
+        r[_DATA] = _CMD_STOP
+        return int(self._settle())
+
+    # (viper on the chip: tools/deploy.py VIPER_FUNCTIONS)
+    def _read(self) -> int:
+        r = ptr32(self._base)
+        # A start command still on the wire needs no wait: the FIFO runs the
+        # read after it, and an abort of either shows below. Bytes already
+        # waiting would be taken for the part's answer.
+        if r[_RXFLR]:
+            return int(self._fail())
+        r[_DATA] = _CMD_READ
+        r[_DATA] = _CMD_READ
+        r[_DATA] = _CMD_READ
+        r[_DATA] = _CMD_READ | _CMD_STOP
+        n = 0
+        t0 = 0
+        while r[_RXFLR] < 4:
+            if r[_RAW] & _TX_ABRT:
+                return int(self._fail())
+            n += 1
+            if n & _SPIN == 0:
+                t0 = int(self._timer(n, t0))
+                if t0 < 0:
+                    return int(self._fail())
+        b = ptr8(self._buf)
+        b[0] = r[_DATA] & 0xFF
+        b[1] = r[_DATA] & 0xFF
+        b[2] = r[_DATA] & 0xFF
+        b[3] = r[_DATA] & 0xFF
+        if b[0] & 0x60 == 0x60:
+            return 1
+        r[_DATA] = 0xAA
+        r[_DATA] = 0
+        r[_DATA] = _CMD_STOP
+        return 0
+
+    # (viper on the chip: tools/deploy.py VIPER_FUNCTIONS)
+    def _settle(self) -> int:
+        """Wait for a start command still queued or on the wire; then a
+        pending abort (that command was not acknowledged) or stray bytes
+        are a bus fault (-1, cleaned up), else 0."""
+        r = ptr32(self._base)
+        n = 0
+        t0 = 0
+        while r[_STATUS] & _IDLE != _TFE:
+            n += 1
+            if n & _SPIN == 0:
+                t0 = int(self._timer(n, t0))
+                if t0 < 0:
+                    return int(self._fail())
+        if r[_RAW] & _TX_ABRT or r[_RXFLR]:
+            return int(self._fail())
+        return 0
+
+    def _timer(self, n, t0):
+        """A wait's look at the clock, every _SPIN + 1 turns of its loop: at
+        the first, the time the wait started (ticks_ms); later t0 again, or
+        -1 once it has waited more than _WAIT_MS."""
+        clock = self._clock
+        if n == _SPIN + 1:
+            return clock.ticks_ms()
+        return -1 if clock.ticks_diff(clock.ticks_ms(), t0) > _WAIT_MS else t0
+
+    # (viper on the chip: tools/deploy.py VIPER_FUNCTIONS)
+    def _fail(self) -> int:
+        """A bus fault: stop what is on the wire, clear the abort (the
+        controller keeps its TX FIFO flushed until then), drop stray bytes."""
+        r = ptr32(self._base)
+        if r[_STATUS] & _IDLE != _TFE:
+            r[_ENABLE] = 3                    # ENABLE | ABORT: the controller stops the transfer
+        x = r[_CLR_ABRT]                      # the read clears it
+        n = 0
+        while r[_RXFLR] and n < 16:
+            x = r[_DATA]
+            n += 1
+        return -1
