@@ -369,14 +369,22 @@ def test_start_level_must_be_one_of_the_three_rules():
             errors[0].endswith(" is not one of lowest, default, last"), errors
 
 
-def test_mixed_mode_runs_five_stimulation_then_one_expression():
+def started_mixed(**mixed):
+    """A session running a 5-minute mixed program (the mixed mode's
+    settings changed by `mixed`), started."""
     raw = copy.deepcopy(DEFAULT_PROFILES)
+    raw["modes"]["mixed"].update(mixed)
     raw["programs"]["mix"] = [{"mode": "mixed", "minutes": 5}]
     p, errors = profiles.load(raw)
     assert not errors
     e = Echo(session=make_session(p))
     e.s.select_program(p.program_index("mix"))
     e.press(EV_START)
+    return e
+
+
+def test_mixed_mode_runs_five_stimulation_then_one_expression():
+    e = started_mixed()
     seq = [e.step().cycle_mode]
     count = e.s.cycle.count
     while len(seq) < 13:
@@ -395,14 +403,7 @@ def test_every_mixed_cycle_runs_on_a_trim_scaled_to_its_own_target():
     (Control.new_target). In mixed mode the modes take turns, and a level
     change moves both targets: from its first tick, each cycle's trim must
     be the one for the target it runs at."""
-    raw = copy.deepcopy(DEFAULT_PROFILES)
-    raw["modes"]["mixed"].update(stimulation_cycles=2, expression_cycles=1)
-    raw["programs"]["mix"] = [{"mode": "mixed", "minutes": 5}]
-    p, errors = profiles.load(raw)
-    assert not errors
-    e = Echo(session=make_session(p))
-    e.s.select_program(p.program_index("mix"))
-    e.press(EV_START)
+    e = started_mixed(stimulation_cycles=2, expression_cycles=1)
     ctl = e.s.control
     seen = set()
     for i in range(6000):
