@@ -481,6 +481,7 @@ from app import boot, release_boot_modules
 app = boot(machine, time)
 release_boot_modules()
 print("SENSOR", type(app.sensor).__name__)
+print("APP", type(app).__name__)
 clock = time
 due = clock.ticks_ms()
 for n in (50, 300):
@@ -512,6 +513,7 @@ def test_an_idle_tick_allocates_nothing_on_the_chip(board, tmp_path_factory):
     from tools.rp2040 import tickbench
     img = flashed(board, tmp_path_factory)[0]
     out = tickbench.drive(board, ALLOC_HARNESS, image=img, out=lambda s: None, actions=[])
-    lines = dict(line.split(" ", 1) for line in out.splitlines() if line.startswith(("SENSOR", "ALLOC")))
+    lines = dict(line.split(" ", 1) for line in out.splitlines() if line.startswith(("SENSOR", "APP", "ALLOC")))
     assert lines["SENSOR"] == ("MPRLSFifo" if board == "pico_w" else "AnalogSensor")
+    assert lines["APP"] == ("QueuedReadApp" if board == "pico_w" else "App")   # the read queued ahead: also 0
     assert int(lines["ALLOC"]) == 0

@@ -523,6 +523,70 @@ def test_mprls_fifo_stray_bytes_in_the_rx_fifo_are_a_fault_and_are_dropped(world
     assert poll(drv) == NONE and poll_until(drv) == NEW
 
 
+
+def test_mprls_fifo_a_read_queued_ahead_is_what_the_poll_collects(world):
+    drv, dev, src = make_mprls(world, kind="fifo")
+    drv.begin(world.clock)
+    world.clock.advance(10)
+    reads, starts = dev.reads, dev.starts
+    block = machine.i2c_block(0)
+    assert drv.request() == 1
+    assert dev.reads == reads + 1 and len(block.rx) == 4   # on the bus before the poll
+    assert drv.request() == 0 and dev.reads == reads + 1  # one read per poll, not two
+    src.v = 50000                            # the part answered the conversion already made
+    assert poll(drv) == NEW and drv.vacuum_pa == 0
+    assert dev.reads == reads + 1 and dev.starts == starts + 1   # no second read; the next start queued
+    assert block.rx == [] and not block.aborted
+    world.clock.advance(10)
+    assert poll(drv) == NEW and drv.vacuum_pa == 101325 - 50000  # without a request, as before
+
+
+
+def test_mprls_fifo_a_second_request_while_the_first_is_on_the_wire_queues_nothing(world):
+    drv, dev, _ = make_mprls(world, kind="fifo")
+    drv.begin(world.clock)
+    world.clock.advance(10)
+    block = machine.i2c_block(0)
+    block.hold = True                        # the first read still on the wire: no byte in yet
+    assert drv.request() == 1 and len(block.tx) == 4 and block.rx == []
+    assert drv.request() == 0 and len(block.tx) == 4
+    block.hold = False
+    block._run()                             # the bus lets go: the read completes
+    assert poll(drv) == NEW and block.rx == [] and dev.bad_commands == 0
+
+def test_mprls_fifo_a_request_with_nothing_pending_does_nothing(world):
+    drv, dev, _ = make_mprls(world, kind="fifo")
+    world.log.clear()
+    assert drv.request() == 0 and world.log == []       # the first poll starts the conversion
+    assert poll(drv) == NONE and dev.starts == 1
+    world.clock.advance(10)
+    assert drv.request() == 1 and poll(drv) == NEW
+
+
+def test_mprls_fifo_a_queued_read_not_acknowledged_is_a_fault_at_its_poll(world):
+    drv, dev, _ = make_mprls(world, kind="fifo")
+    drv.begin(world.clock)
+    world.clock.advance(10)
+    world.i2c_fail[0] = 5                    # unplugged: EIO
+    assert drv.request() == 1
+    assert poll(drv) == FAULT_SENSOR_IO
+    assert not machine.i2c_block(0).aborted  # cleared for the next poll
+    world.i2c_fail[0] = 0
+    assert poll(drv) == NONE and poll_until(drv) == NEW
+
+
+def test_mprls_fifo_a_request_leaves_stray_bytes_to_the_poll(world):
+    drv, dev, _ = make_mprls(world, kind="fifo")
+    drv.begin(world.clock)
+    block = machine.i2c_block(0)
+    block.rx.extend([0x40, 1, 2, 3])         # four bytes nobody asked for: not the part's answer
+    world.clock.advance(10)
+    reads = dev.reads
+    assert drv.request() == 0 and dev.reads == reads
+    assert poll(drv) == FAULT_SENSOR_IO and block.rx == []
+    assert poll(drv) == NONE and poll_until(drv) == NEW
+
+
 @pytest.mark.parametrize("display_bus, rtc_bus, port, kind", [
     (None, None, "rp2", "MPRLSFifo"),
     (0, None, "rp2", "MPRLS"),               # the display shares the sensor's bus

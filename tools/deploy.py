@@ -212,7 +212,7 @@ VIPER_FUNCTIONS = {
     "pump/control.py": ("Control.update", "Control.end_cycle"),
     "pump/safety.py": ("Monitor.observe", "Monitor.guard_duty", "Monitor.supervise"),
     "hw/sensors/analog.py": ("AnalogSensor.poll",),
-    "hw/sensors/mprls.py": ("MPRLS.poll", "MPRLSFifo._start", "MPRLSFifo._read", "MPRLSFifo._settle",
+    "hw/sensors/mprls.py": ("MPRLS.poll", "MPRLSFifo.request", "MPRLSFifo._start", "MPRLSFifo._read", "MPRLSFifo._settle",
                             "MPRLSFifo._fail"),
     "hw/indicator.py": ("Indicator.update",),
 }

@@ -530,6 +530,45 @@ def c_slow_flash():
               "%d blocks, unfed %r" % (slow.blocks, slow.unfed))
 
 
+
+def c_queued_read():
+    """pico_w: the MPRLS's read is on the bus before the buttons are polled
+    (App.QueuedReadApp), through a start press (its flash write comes
+    between the read and the poll that collects it) and a session."""
+    import devices
+    from hw.buttons import Buttons
+    write_files("pico_w")
+    w, plant = new_world()
+
+    def absolute_pa():
+        plant.advance()
+        return 101325 - int(plant.v)
+    w.attach_i2c(0, 0x18, devices.MPRLSDevice(absolute_pa))
+    hold(w, 10, 1000, 200)                            # start press
+    seen = []
+    orig = Buttons.poll
+
+    def poll(self_b, dt, state):
+        seen.append(len(machine.i2c_block(0).rx))
+        return orig(self_b, dt, state)
+    Buttons.poll = poll
+    rec = Recorder()
+    try:
+        end = run_main(4000)
+    finally:
+        Buttons.poll = orig
+        rec.restore()
+    kind = type(rec.app).__name__ if rec.app is not None else None
+    running = [t for t in rec.ticks if t[1] == 1]
+    waiting = seen[2:]                                # the loop's first polls: the first conversion
+    ok = isinstance(end, ClockStop) and kind == "QueuedReadApp" and len(waiting) > 300 \
+        and all(n == 4 for n in waiting) and running and not any(t[4] for t in rec.ticks) \
+        and 5000 < plant.max_pa < 20000 and os.stat(HERE + "/session.cur")[6] > 0
+    check("pico_w_reads_the_sensor_while_the_buttons_are_polled", bool(ok),
+          "%r %s, RX bytes at the buttons %r, %d running ticks, faults %r, peak %d Pa" % (
+              end, kind, sorted(set(waiting)), len(running), sorted(set(t[4] for t in rec.ticks)), plant.max_pa))
+
+
 CHECKS = {
     "first_writes": c_first_writes,
     "idle": c_idle_never_pumps,
@@ -544,6 +583,7 @@ CHECKS = {
     "slow_flash": c_slow_flash,
     "damaged_board": c_damaged_board_file_names_it,
     "damaged_files": c_damaged_files_still_pump,
+    "queued_read": c_queued_read,
 }
 
 for name in (sys.argv[2:] or list(CHECKS)):
