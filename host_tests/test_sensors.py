@@ -523,7 +523,6 @@ def test_mprls_fifo_stray_bytes_in_the_rx_fifo_are_a_fault_and_are_dropped(world
     assert poll(drv) == NONE and poll_until(drv) == NEW
 
 
-
 def test_mprls_fifo_a_read_queued_ahead_is_what_the_poll_collects(world):
     drv, dev, src = make_mprls(world, kind="fifo")
     drv.begin(world.clock)
@@ -541,7 +540,6 @@ def test_mprls_fifo_a_read_queued_ahead_is_what_the_poll_collects(world):
     assert poll(drv) == NEW and drv.vacuum_pa == 101325 - 50000  # without a request, as before
 
 
-
 def test_mprls_fifo_a_second_request_while_the_first_is_on_the_wire_queues_nothing(world):
     drv, dev, _ = make_mprls(world, kind="fifo")
     drv.begin(world.clock)
@@ -550,9 +548,9 @@ def test_mprls_fifo_a_second_request_while_the_first_is_on_the_wire_queues_nothi
     block.hold = True                        # the first read still on the wire: no byte in yet
     assert drv.request() == 1 and len(block.tx) == 4 and block.rx == []
     assert drv.request() == 0 and len(block.tx) == 4
-    block.hold = False
-    block._run()                             # the bus lets go: the read completes
+    block.release()                          # the bus lets go: the read completes
     assert poll(drv) == NEW and block.rx == [] and dev.bad_commands == 0
+
 
 def test_mprls_fifo_a_request_with_nothing_pending_does_nothing(world):
     drv, dev, _ = make_mprls(world, kind="fifo")

@@ -530,10 +530,9 @@ def c_slow_flash():
               "%d blocks, unfed %r" % (slow.blocks, slow.unfed))
 
 
-
 def c_queued_read():
     """pico_w: the MPRLS's read is on the bus before the buttons are polled
-    (App.QueuedReadApp), through a start press (its flash write comes
+    (app.QueuedReadApp), through a start press (its flash write comes
     between the read and the poll that collects it) and a session."""
     import devices
     from hw.buttons import Buttons

@@ -401,7 +401,7 @@ class I2CBlock:
     goes to the device at its STOP, all at once (the fake's time does not
     move for the bus); one that nobody acknowledges, or on a bus in
     `World.i2c_fail`, aborts with ABRT_7B_ADDR_NOACK and flushes the rest.
-    Knob `hold`: the bus is stuck (SCL held low); commands stay queued and
+    Knob `hold`: the bus is stuck (SCL held low; `release()` lets go); commands stay queued and
     ACTIVITY stays set. A driver polling the status registers 4096 times
     with no IC_DATA_CMD access between costs 1 ms of the fake clock (about
     a viper loop's pace on a Pico): a
@@ -472,6 +472,13 @@ class I2CBlock:
                 self._run()
             return
         raise ValueError("I2C%d register 0x%02x writes are not modelled" % (self.bus, off))
+
+    def release(self):
+        """The stuck bus lets go (`hold` off): a transfer queued up to its
+        STOP runs now."""
+        self.hold = False
+        if self.tx and self.tx[-1] & 0x200:
+            self._run()
 
     def _abort(self, source):
         self.abort_source = source | (len(self.tx) << 23)

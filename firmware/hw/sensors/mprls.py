@@ -255,19 +255,16 @@ class MPRLSFifo(MPRLS):
 
     # (viper on the chip: tools/deploy.py VIPER_FUNCTIONS)
     def _read(self) -> int:
-        r = ptr32(self._base)
-        if self._queued:
-            self._queued = False
-        else:
-            # A start command still on the wire needs no wait: the FIFO runs the
-            # read after it, and an abort of either shows below. Bytes already
-            # waiting would be taken for the part's answer.
-            if r[_RXFLR]:
+        # A read not queued ahead (begin(), or bytes were waiting at the
+        # request) is queued here; a start command still on the wire needs
+        # no wait: the FIFO runs the read after it, and an abort of either
+        # shows below. Bytes already waiting would be taken for the part's
+        # answer: request() refuses to queue then.
+        if not self._queued:
+            if not int(self.request()):
                 return int(self._fail())
-            r[_DATA] = _CMD_READ
-            r[_DATA] = _CMD_READ
-            r[_DATA] = _CMD_READ
-            r[_DATA] = _CMD_READ | _CMD_STOP
+        self._queued = False
+        r = ptr32(self._base)
         n = 0
         t0 = 0
         while r[_RXFLR] < 4:
