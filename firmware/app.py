@@ -83,6 +83,7 @@ def safety_config(board, profiles, sensor):
 
 
 class App:
+    read_ahead = None        # what the loop calls before each tick: read_ahead() below
     def __init__(self, machine, clock, board, profiles, hardware, notice=FAULT_NONE, sensor_fault=FAULT_NONE,
                  log=None, board_id="", wall_s=None, uptime0_s=0):
         """hardware: factory.build()'s drivers, the sensor already begun;
@@ -114,17 +115,36 @@ class App:
         self.log = log
         self.rtc = getattr(hardware, "rtc", None)   # a clock module's driver (the phone app sets it)
         self.web = board.web
+        # The tick calls its parts through bound methods taken here, not
+        # looked up on each part at each call: 3-6 us less a call on an
+        # RP2040, ~40 us a tick. A part is never replaced, except the
+        # buttons by the phone app, through use_buttons().
+        self._ticks_diff = clock.ticks_diff
+        self._poll_sensor = self.sensor.poll
+        self._tick = self.session.tick
+        self._books_tick = self.books.tick
+        self._show = self.indicator.update
+        self.use_buttons(self.buttons)
+        ahead = read_ahead(self.sensor, self.tick_ms)
+        if ahead is not None:
+            self.read_ahead = ahead
+
+    def use_buttons(self, buttons):
+        """Poll `buttons` from the next tick on (web/serve.py wraps the
+        board's buttons so that the phone's presses join them)."""
+        self.buttons = buttons
+        self._poll_buttons = buttons.poll
 
     def step(self, now_ms):
         """One control tick at time now_ms (ticks_ms). Returns the outputs."""
         last = self.last_ms
-        dt = 0 if last is None else self.clock.ticks_diff(now_ms, last)
+        dt = 0 if last is None else self._ticks_diff(now_ms, last)
         if dt < 0:
             dt = 0
         self.last_ms = now_ms
         s = self.session
         books = self.books
-        n = self.buttons.poll(dt, s.state)
+        n = self._poll_buttons(dt, s.state)
         i = 0
         while i < n:
             ev = self.buttons.events[i]
@@ -141,11 +161,11 @@ class App:
             i += 1
         # Read after the presses: never a reading from before a start-press write.
         sensor = self.sensor
-        status = sensor.poll()
+        status = self._poll_sensor()
         reading = sensor.vacuum_pa if status == NEW else None
         self.reading = reading
         fault = status if status > 0 else self.pending_fault
-        out = s.tick(dt, reading, fault)
+        out = self._tick(dt, reading, fault)
         # The drivers only when the output changes (a call costs more than
         # the comparison); they clamp and remember what is on the pin.
         motor = self.motor
@@ -156,8 +176,8 @@ class App:
         vent = out.valve_open
         if vent != valve.is_open:
             valve.set_open(vent)
-        books.tick(dt, out, reading)
-        self.indicator.update(dt, out)
+        self._books_tick(dt, out, reading)
+        self._show(dt, out)
         wdt = self.wdt
         if wdt is None and out.state == STATE_RUNNING:
             wdt = self.start_watchdog()
@@ -224,12 +244,19 @@ class App:
         """The control loop: ticks every tick_ms, drift-free. A tick that
         wrote the flash moves the schedule on by the stall: the next tick
         comes one tick_ms after the write, not at once (no burst of
-        catch-up ticks, and its dt is one tick, as the core was told)."""
+        catch-up ticks, and its dt is one tick, as the core was told).
+        With a read_ahead the loop wakes 1 ms before a tick to queue the
+        sensor's read (a late tick's poll queues it itself)."""
         clock = self.clock
+        ahead = self.read_ahead
         due = clock.ticks_ms()
         while True:
             self.step(clock.ticks_ms())
             due, wait = self.next_wait(due)
+            if ahead is not None and wait > 1:
+                clock.sleep_ms(wait - 1)
+                ahead()
+                wait = 1
             if wait > 0:
                 clock.sleep_ms(wait)
 
@@ -252,20 +279,22 @@ class App:
         self.valve.open()
 
 
-class QueuedReadApp(App):
-    """The App of a sensor whose bus read can be queued ahead
-    (hw/sensors/mprls.py MPRLSFifo.request): each tick queues it before the
-    buttons are polled, so the transfer (about 110 us at 400 kHz) runs
-    during them and the sensor's poll finds its bytes waiting. The reading
-    is the one App.step alone would take, a start-press write between the
-    read and the poll included: the part holds its last conversion until
-    the poll starts the next. A class of its own so that every other
-    board's step has no look-up more (on the emulated Pico a test for a
-    request in App.step cost the analog board 20-27 us a tick in two tries)."""
-
-    def step(self, now_ms):
-        self.sensor.request()
-        return App.step(self, now_ms)
+def read_ahead(sensor, tick_ms):
+    """What the loop calls a moment before each tick (App.run, web/serve.py),
+    or None: a sensor's request() to queue its bus read ahead of the tick
+    (hw/sensors/mprls.py MPRLSFifo.request), so that the transfer (~117 us
+    at 400 kHz) runs while the CPU sleeps and the tick's poll finds the
+    bytes waiting instead of waiting for them. The bytes are the ones the
+    poll would read itself: the part holds its last conversion until the
+    poll starts the next, a start-press write between the two included.
+    Only when the conversion the last tick's poll started is done 1 ms
+    before the next tick: that poll comes at most ~1 ms into its tick, so
+    tick_ms - 2 must cover the part's period; at a faster tick every poll
+    queues its own read (a read of a part still converting gets no reading)."""
+    request = getattr(sensor, "request", None)
+    if request is None or tick_ms - 2 < sensor.period_ms:
+        return None
+    return request
 
 
 def boot(machine, clock, read_text=None, log=None, wall=None):

@@ -2,7 +2,7 @@
 app. A module of its own so that its bytecode leaves the heap after boot
 (app.release_boot_modules()): the control loop never needs it again.
 """
-from app import BOARD_FILE, DELIBERATE_RESET_FILE, PROFILES_FILE, App, BoardError, QueuedReadApp
+from app import BOARD_FILE, DELIBERATE_RESET_FILE, PROFILES_FILE, App, BoardError
 from hw.sensors import SensorError
 from hw.store import load_json
 from pump.codes import FAULT_CONFIG_INVALID, FAULT_NONE, FAULT_WATCHDOG_RESET
@@ -103,8 +103,7 @@ def boot(machine, clock, read_text=None, log=None, wall=None):
     if profiles.schedule is not None and wall_s is None:
         print("clock not set: the schedule counts from the last session on this boot "
               "(make flash sets the clock)")
-    make = QueuedReadApp if hasattr(hardware.sensor, "request") else App
-    app = make(machine, clock, board, profiles, hardware, notice, sensor_fault, log, board_id, wall_s, uptime0_s)
+    app = App(machine, clock, board, profiles, hardware, notice, sensor_fault, log, board_id, wall_s, uptime0_s)
     app.prime()
     return app
 

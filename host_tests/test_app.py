@@ -28,7 +28,7 @@ CHECKS = [
     "deliberate_reset_is_not_reported_as_watchdog",
     "board_not_utf8_refuses_and_the_console_names_the_file",
     "damaged_files_boot_on_defaults_and_pump",
-    "pico_w_reads_the_sensor_while_the_buttons_are_polled",
+    "pico_w_queues_the_sensor_read_before_each_tick",
 ] + ["slow_flash_%dms_%s" % (ms, what) for ms in (60, 250, 1200) for what in (
     # a store whose every write stalls the board (App.flush, books.py)
     "start_pause_checkpoint_stop_never_trip",

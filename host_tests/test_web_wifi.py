@@ -165,6 +165,9 @@ class QuietApp:
         self.buttons = "the board's buttons"
         self.ran = 0
 
+    def use_buttons(self, buttons):
+        self.buttons = buttons
+
     def run(self):
         self.ran += 1
 
@@ -174,7 +177,7 @@ def test_a_board_short_of_memory_for_the_web_app_pumps_on_its_buttons_and_says_s
     app = QuietApp()
 
     def short(app, rtc):
-        app.buttons = "wrapped"
+        app.use_buttons("wrapped")
         raise MemoryError
     import gc
     monkeypatch.setattr(gc, "mem_free", lambda: 12345, raising=False)      # MicroPython's; CPython has none

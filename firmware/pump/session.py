@@ -100,6 +100,13 @@ class Session:
         self.cycle = Cycle()
         ceiling = safety_cfg.limit_pa - mmhg_to_pa(TRIP_HEADROOM_MMHG)
         self.control = Control(min_duty_u16, slew_u16_per_ms, ceiling)
+        # The tick calls these through bound methods taken once: on an RP2040
+        # a method looked up on its object at each call costs 3-6 us more.
+        # The monitor and the controller are never replaced.
+        self._observe = self.monitor.observe
+        self._guard = self.monitor.guard_duty
+        self._supervise = self.monitor.supervise
+        self._update = self.control.update
         self.out = Outputs()
         self.out.notice = notice
         self.state = STATE_IDLE
@@ -196,7 +203,7 @@ class Session:
         if type(dt_ms) is not int or dt_ms < 0:
             dt_ms = 0
         mon = self.monitor
-        if mon.observe(dt_ms, reading_pa, sensor_fault) and self.state != _FAULT:
+        if self._observe(dt_ms, reading_pa, sensor_fault) and self.state != _FAULT:
             self._end(END_FAULT, _FAULT)
         mslots = mon.s
         out = self.out
@@ -231,7 +238,7 @@ class Session:
             ctl = self.control                          # it also keeps the cycle's peak (PEAK_SLOT)
             if phase >= cyc.suction_ms:                 # release: valve open, motor off
                 self.in_suction = False
-                ctl.update(dt_ms, -1, v, False, 0, fresh)   # the slope is tracked
+                self._update(dt_ms, -1, v, False, 0, fresh)   # the slope is tracked
             else:
                 if not self.in_suction:
                     self.in_suction = True
@@ -246,9 +253,9 @@ class Session:
                     if ahead < ramp:
                         sp = sp * ahead // ramp
                 valve_open = False
-                duty = ctl.update(dt_ms, sp, v, holding, self.cycle_mode, fresh)
+                duty = self._update(dt_ms, sp, v, holding, self.cycle_mode, fresh)
                 if duty:
-                    allowed = mon.guard_duty(dt_ms, duty)
+                    allowed = self._guard(dt_ms, duty)
                     if allowed < duty:
                         ctl.capped(allowed)                 # the guard's cut: off below the stall duty
                         duty = ctl.s[_DUTY]
@@ -258,7 +265,7 @@ class Session:
                 self._end(END_PAUSE_TIMEOUT, STATE_DONE)
                 st = self.state
         # st is the state here: nothing on the pumping path above ends a session.
-        if mon.supervise(dt_ms, duty, valve_open, st == _RUNNING):
+        if self._supervise(dt_ms, duty, valve_open, st == _RUNNING):
             if st != _FAULT:
                 self._end(END_FAULT, _FAULT)
             st = self.state

@@ -50,9 +50,15 @@ async def control(app, link):
     """The control loop as a task: App.step, the live trace's sample, and
     the wait until the next tick, in which the server runs."""
     clock = app.clock
+    ahead = app.read_ahead
     due = clock.ticks_ms()
     sleep_ms = getattr(asyncio, "sleep_ms", None) or _sleep_ms
     while True:
+        if ahead is not None:
+            # Right before the tick, not 1 ms early as App.run does (that
+            # would be a second pass of asyncio's scheduler every tick, not
+            # measured yet): the read's bus time runs during the buttons' poll.
+            ahead()
         link.sample(app.step(clock.ticks_ms()))
         due, wait = app.next_wait(due)
         await sleep_ms(wait)
@@ -72,7 +78,7 @@ def make(app, rtc=None, urandom=None, page="web/page.html", sleep_ms=None):
     if urandom is None:
         from os import urandom
     remote = RemoteButtons(app.buttons)
-    app.buttons = remote
+    app.use_buttons(remote)
     link = Link(app, remote, app.books.program_names, rtc)
     gate = Gate(secret(urandom), app.clock)
     return link, build(link, gate, page, sleep_ms), gate
@@ -109,7 +115,7 @@ def run(app, rtc=None):
     except MemoryError:
         # The pump does not need the phone: it keeps its own buttons, and
         # the console says why the page will not answer.
-        app.buttons = buttons
+        app.use_buttons(buttons)
         gc.collect()
         print("web: not enough memory for the phone app (%d bytes free): the pump runs on its buttons "
               "(docs/web-app.md, Memory)" % gc.mem_free())

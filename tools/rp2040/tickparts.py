@@ -6,9 +6,10 @@ touches is where the time goes. tickbench gives the whole tick; this gives
 its parts, per state.
 
 How: the same board, bench script and button presses as tickbench, but
-the harness first replaces each part's method on its instance (the sensor's
-poll, the buttons, Session.tick and its monitor, controller and
-outputs, the books, the indicator) with a wrapper that adds the call's
+the harness first replaces each part's method where the tick calls it (the
+bound methods App and Session keep: the sensor's poll, the buttons,
+Session.tick and its monitor and controller; the outputs' refresh, the
+books, the indicator) with a wrapper that adds the call's
 `ticks_us()` span to that part's sum for the tick; per state it prints the
 mean per tick of every part. A wrapper costs a call, two clock reads and
 a sum (printed: a no-op's call with and without one): a part's figure
@@ -23,18 +24,18 @@ from tools.rp2040.tickbench import PACE, RUN_S, STATES, drive, name_of, per_boar
 
 # (key, object path on the board, method, arity), outer parts first.
 PARTS = [
-    ("buttons", "app.buttons", "poll", 2),
-    ("sensor", "app.sensor", "poll", 0),
-    ("session.tick", "app.session", "tick", 3),
-    ("  monitor.observe", "app.session.monitor", "observe", 3),
-    ("  control.update", "app.session.control", "update", 6),
-    ("  monitor.guard_duty", "app.session.monitor", "guard_duty", 2),
-    ("  monitor.supervise", "app.session.monitor", "supervise", 4),
+    ("buttons", "app", "_poll_buttons", 2),
+    ("sensor", "app", "_poll_sensor", 0),
+    ("session.tick", "app", "_tick", 3),
+    ("  monitor.observe", "app.session", "_observe", 3),
+    ("  control.update", "app.session", "_update", 6),
+    ("  monitor.guard_duty", "app.session", "_guard", 2),
+    ("  monitor.supervise", "app.session", "_supervise", 4),
     ("  _refresh", "app.session", "_refresh", 2),
     ("motor.set", "app.motor", "set", 1),
     ("valve.set_open", "app.valve", "set_open", 1),
-    ("books.tick", "app.books", "tick", 3),
-    ("indicator.update", "app.indicator", "update", 2),
+    ("books.tick", "app", "_books_tick", 3),
+    ("indicator.update", "app", "_show", 2),
 ]
 TOP = ("buttons", "sensor", "session.tick", "motor.set", "valve.set_open", "books.tick", "indicator.update")
 BUCKETS = 6 * 4                   # state 0-5 x (mode + 1) 0-3
@@ -97,12 +98,14 @@ cur[0] = 0
 N = %(seconds)d * 1000 // app.tick_ms
 tick = app.tick_ms
 clock = time
+ahead = app.read_ahead
+a = 0
 due = clock.ticks_ms()
 i = 0
 while i < N:
     t0 = us()
     out = app.step(clock.ticks_ms())
-    d = diff(us(), t0)
+    d = diff(us(), t0) + a
     if d < 5000:
         b = out.state * 4 + out.mode + 1
         cnt[b] += 1

@@ -221,8 +221,8 @@ class MPRLSFifo(MPRLS):
     # (viper on the chip: tools/deploy.py VIPER_FUNCTIONS)
     def request(self) -> int:
         """Queue the pending conversion's 4-byte read ahead of poll(), which
-        collects it: the controller clocks the bytes in (about 110 us at
-        400 kHz) while the tick polls the buttons (app.py QueuedReadApp).
+        collects it: the controller clocks the bytes in (about 117 us at
+        400 kHz) while the CPU sleeps before the tick (app.py read_ahead).
         They are the bytes poll() would read itself: the part holds its last
         conversion until the next start command, and only poll() queues
         that. 1 when queued; 0 when nothing is pending (the first poll,
