@@ -84,6 +84,7 @@ def safety_config(board, profiles, sensor):
 
 class App:
     read_ahead = None        # what the loop calls before each tick: read_ahead() below
+
     def __init__(self, machine, clock, board, profiles, hardware, notice=FAULT_NONE, sensor_fault=FAULT_NONE,
                  log=None, board_id="", wall_s=None, uptime0_s=0):
         """hardware: factory.build()'s drivers, the sensor already begun;
@@ -288,7 +289,8 @@ def read_ahead(sensor, tick_ms):
     poll would read itself: the part holds its last conversion until the
     poll starts the next, a start-press write between the two included.
     Only when the conversion the last tick's poll started is done 1 ms
-    before the next tick: that poll comes at most ~1 ms into its tick, so
+    before the next tick: that poll comes at most ~1 ms into its tick (a
+    flash write before it moves the schedule on by its stall), so
     tick_ms - 2 must cover the part's period; at a faster tick every poll
     queues its own read (a read of a part still converting gets no reading)."""
     request = getattr(sensor, "request", None)
