@@ -33,14 +33,14 @@ from tools.rp2040.bench import BOOT_S, Bench
 PROFILES = os.path.join(paths.ROOT, "host_tests", "rp2040", "profiles_bench.json")
 STATES = ("idle", "stimulation", "expression", "mixed", "rest", "paused", "fault")
 
-# The harnesses' pacing, as App.run() does it: the next tick one tick_ms
-# after the last one was due, resynced when far behind; with the app's
-# read_ahead the sensor's read queued 1 ms before the tick. `a` is that
+# The harnesses' pacing, as App.run() does it: the next tick's due time
+# and wait from the app's own next_wait() (one tick_ms after the last was
+# due, moved on by a flash write's stall, resynced when far behind); with
+# the app's read_ahead the sensor's read queued 1 ms before the tick. `a` is that
 # call's time, which the harness adds to the next tick's: the loop spends
 # it on the tick as surely as step() does. (The second sleep_ms call it
 # takes is not in it: README, "Measured on the emulated Pico".)
-PACE = """    due = clock.ticks_add(due, tick)
-    w = clock.ticks_diff(due, clock.ticks_ms())
+PACE = """    due, w = app.next_wait(due)
     a = 0
     if ahead is not None and w > 1:
         clock.sleep_ms(w - 1)
@@ -49,9 +49,7 @@ PACE = """    due = clock.ticks_add(due, tick)
         a = clock.ticks_diff(clock.ticks_us(), t1)
         clock.sleep_ms(1)
     elif w > 0:
-        clock.sleep_ms(w)
-    elif w < -10 * tick:
-        due = clock.ticks_ms()"""
+        clock.sleep_ms(w)"""
 
 # Runs on the board. Allocation here is the harness's, never the tick's:
 # the timings go into preallocated arrays.
