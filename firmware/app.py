@@ -111,6 +111,7 @@ class App:
         self.pending_fault = sensor_fault
         self.reading = None              # what the last tick read (Pa or None)
         self.stall_ms = 0                # write stalls since next_wait() last moved the schedule by them
+        self.due_ms = 0                  # the next tick's due time (ticks_ms): the loop's, kept by next_wait()
         self.books = Books(self.session, profiles, self.indicator, self.sensor, log, board_id, board.name, wall_s,
                            uptime0_s)
         self.log = log
@@ -250,10 +251,10 @@ class App:
         sensor's read (a late tick's poll queues it itself)."""
         clock = self.clock
         ahead = self.read_ahead
-        due = clock.ticks_ms()
+        self.due_ms = clock.ticks_ms()
         while True:
             self.step(clock.ticks_ms())
-            due, wait = self.next_wait(due)
+            wait = self.next_wait()
             if ahead is not None and wait > 1:
                 clock.sleep_ms(wait - 1)
                 ahead()
@@ -261,18 +262,21 @@ class App:
             if wait > 0:
                 clock.sleep_ms(wait)
 
-    def next_wait(self, due):
-        """(the next tick's due time, ms to wait for it, 0 when late) after a
-        tick due at `due`; web/serve.py's loop waits the same way."""
+    def next_wait(self):
+        """ms to wait for the next tick (0 when late) after the tick due at
+        due_ms, which moves on to the next one; web/serve.py's loop waits
+        the same way. One int, not a tuple: the loop allocates nothing a
+        tick either (a collection would stall it)."""
         clock = self.clock
-        due = clock.ticks_add(due, self.tick_ms + self.stall_ms)
+        due = clock.ticks_add(self.due_ms, self.tick_ms + self.stall_ms)
         self.stall_ms = 0
         wait = clock.ticks_diff(due, clock.ticks_ms())
-        if wait > 0:
-            return due, wait
-        if wait < -10 * self.tick_ms:
-            due = clock.ticks_ms()              # far behind: resync, no burst of catch-up ticks
-        return due, 0
+        if wait <= 0:
+            if wait < -10 * self.tick_ms:
+                due = clock.ticks_ms()          # far behind: resync, no burst of catch-up ticks
+            wait = 0
+        self.due_ms = due
+        return wait
 
     def safe(self):
         """Motor off, valve vented (any exception path)."""

@@ -485,7 +485,7 @@ ahead = app.read_ahead
 print("AHEAD", ahead is not None)
 clock = time
 tick = app.tick_ms
-due = clock.ticks_ms()
+app.due_ms = clock.ticks_ms()
 for n in (50, 300):
     gc.collect()
     gc.disable()

@@ -51,7 +51,7 @@ async def control(app, link):
     the wait until the next tick, in which the server runs."""
     clock = app.clock
     ahead = app.read_ahead
-    due = clock.ticks_ms()
+    app.due_ms = clock.ticks_ms()
     sleep_ms = getattr(asyncio, "sleep_ms", None) or _sleep_ms
     while True:
         if ahead is not None:
@@ -60,8 +60,7 @@ async def control(app, link):
             # measured yet): the read's bus time runs during the buttons' poll.
             ahead()
         link.sample(app.step(clock.ticks_ms()))
-        due, wait = app.next_wait(due)
-        await sleep_ms(wait)
+        await sleep_ms(app.next_wait())
 
 
 async def _sleep_ms(ms):                 # CPython's asyncio has no sleep_ms

@@ -40,7 +40,7 @@ STATES = ("idle", "stimulation", "expression", "mixed", "rest", "paused", "fault
 # call's time, which the harness adds to the next tick's: the loop spends
 # it on the tick as surely as step() does. (The second sleep_ms call it
 # takes is not in it: README, "Measured on the emulated Pico".)
-PACE = """    due, w = app.next_wait(due)
+PACE = """    w = app.next_wait()
     a = 0
     if ahead is not None and w > 1:
         clock.sleep_ms(w - 1)
@@ -77,7 +77,7 @@ us = array("H", bytes(2 * N))
 st = bytearray(N)
 md = bytearray(N)
 tick = app.tick_ms
-print("AHEAD", getattr(app, "read_ahead", None) is not None)
+print("AHEAD", app.read_ahead is not None)
 
 
 # The ticks in a function: its names are locals, so what the timed span
@@ -85,9 +85,9 @@ print("AHEAD", getattr(app, "read_ahead", None) is not None)
 # harness defines (as module globals, a harness change once moved every
 # median 27 us).
 def ticks(app, N, us, st, md, tick, clock):
-    ahead = getattr(app, "read_ahead", None)         # (an older firmware has none)
+    ahead = app.read_ahead
     a = 0
-    due = clock.ticks_ms()
+    app.due_ms = clock.ticks_ms()
     i = 0
     while i < N:
         t0 = clock.ticks_us()

@@ -100,7 +100,7 @@ tick = app.tick_ms
 clock = time
 ahead = app.read_ahead
 a = 0
-due = clock.ticks_ms()
+app.due_ms = clock.ticks_ms()
 i = 0
 while i < N:
     t0 = us()
