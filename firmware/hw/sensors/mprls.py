@@ -184,8 +184,8 @@ class MPRLSFifo(MPRLS):
     only for its 4 bytes, queues the next start command and returns: the
     controller sends those 4 bytes (~90 us) while the tick goes on. The
     reading is as fresh as before (read in this tick, the next conversion
-    started right after it). request() queues the read earlier in the
-    tick, so that even the wait for its bytes overlaps other work.
+    started right after it). request() queues the read before the tick
+    (app.py read_ahead), so that even the wait for its bytes is not in it.
 
     What that costs in checking: a queued start command that fails (a NACK:
     the part unplugged) is seen by the next poll, as an abort flag in the
