@@ -14,7 +14,7 @@ def test_the_summary_puts_each_figure_before_beside_now():
                          {"board": "pico", "flash_timing": "worst", "states": states, "heap_alloc_bytes": 1,
                           "frozen_heap_estimate_bytes": 1}],
               "firmware_bytes_per_board": {"pico": {"mpy": 40003}},
-              "sim_speed_x_real_time": {"cpython": 1234.5}}
+              "sim_speed_x_real_time": {"cpython": 1234.5, "cpython_reads_replayed": 2345.6}}
     lines = []
     bench.before_after(result, lines.append)
     text = "\n".join(lines)
@@ -22,7 +22,7 @@ def test_the_summary_puts_each_figure_before_beside_now():
     assert "idle %d/%d -> 100/200" % tuple(idle_before) in text
     assert "fault %d/%d -> 106/206" % tuple(base["rp2040"]["pico"]["fault"]) in text
     assert "%d -> 50001 bytes (frozen build estimate 20002)" % base["heap_after_boot_bytes"]["pico"] in text
-    assert "pico 40003" in text and "-> 1234.5x" in text
+    assert "pico 40003" in text and "-> 1234.5x real time (2345.6x with the reads replayed and no plant)" in text
     assert "heap after boot on the emulated pico" in text and text.count("tick on the emulated pico") == 1
 
 

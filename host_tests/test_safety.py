@@ -3,6 +3,8 @@
 Trips are driven through the Session (what the board ticks), mostly in
 closed loop with the physical plant, so the checks see real cycles.
 """
+import pytest
+
 from pump.codes import (EV_LETDOWN, EV_START, EV_STOP, FAULT_CONFIG_INVALID, FAULT_NO_VACUUM, FAULT_NONE, FAULT_OVER_VACUUM,
                         FAULT_RELEASE_FAIL, FAULT_SENSOR_IO, FAULT_SENSOR_RANGE, FAULT_SENSOR_STALE,
                         FAULT_SENSOR_STUCK, FAULT_WATCHDOG_RESET, STATE_FAULT, STATE_IDLE, STATE_RUNNING)
@@ -294,10 +296,13 @@ def test_release_fail_overrides_an_earlier_trip():
     assert_safe(rig.out, FAULT_RELEASE_FAIL)   # ... then the valve does not vent
 
 
-def test_a_trip_that_replaces_another_moves_out_seq():
+@pytest.mark.parametrize("seq_at_trip", [None, 2, 3, 0x3FFFFFFF])
+def test_a_trip_that_replaces_another_moves_out_seq(seq_at_trip):
     """The indicator's fast path looks only at out.seq: release_fail
     replacing over_vacuum, the state still fault, must move it, or the LED
-    would go on blinking the first trip's code."""
+    would go on blinking the first trip's code; whatever value the counter
+    has then (mutation testing: a step that moved only odd values went
+    unnoticed), and within 30 bits (a small int on the board)."""
     rig = running_rig()
     while rig.out.valve_open:
         rig.step()
@@ -305,9 +310,12 @@ def test_a_trip_that_replaces_another_moves_out_seq():
     rig.plant.valve_stuck = "closed"
     out = rig.s.tick(10, LIMIT_PA + 10)
     assert out.fault == FAULT_OVER_VACUUM and out.state == STATE_FAULT
+    if seq_at_trip is not None:
+        out.seq = seq_at_trip
     seq = out.seq
     rig.run(1000, until=lambda o: o.fault != FAULT_OVER_VACUUM)
     assert rig.out.fault == FAULT_RELEASE_FAIL and rig.out.state == STATE_FAULT and rig.out.seq != seq
+    assert 0 <= rig.out.seq <= 0x3FFFFFFF
 
 
 def test_healthy_release_never_trips():

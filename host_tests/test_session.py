@@ -383,18 +383,48 @@ def started_mixed(**mixed):
     return e
 
 
-def test_mixed_mode_runs_five_stimulation_then_one_expression():
-    e = started_mixed()
+def mixed_cycle_modes(e, n):
+    """The cycle modes of a started mixed session's first n cycles."""
     seq = [e.step().cycle_mode]
     count = e.s.cycle.count
-    while len(seq) < 13:
+    while len(seq) < n:
         out = e.step()
         if e.s.cycle.count != count:
             count = e.s.cycle.count
             seq.append(out.cycle_mode)
-    S, X = MODE_STIMULATION, MODE_EXPRESSION
     assert e.out.mode == MODE_MIXED
-    assert seq == [S, S, S, S, S, X, S, S, S, S, S, X, S]
+    return seq
+
+
+def test_mixed_mode_runs_five_stimulation_then_one_expression():
+    S, X = MODE_STIMULATION, MODE_EXPRESSION
+    assert mixed_cycle_modes(started_mixed(), 13) == [S, S, S, S, S, X, S, S, S, S, S, X, S]
+
+
+def test_mixed_mode_runs_the_pattern_its_settings_give_from_the_first_cycle():
+    """The session's first cycle and the cycle boundaries both count the
+    pattern (mutation testing: the first cycle's count could be wrong
+    unnoticed with the default 5 + 1)."""
+    S, X = MODE_STIMULATION, MODE_EXPRESSION
+    assert mixed_cycle_modes(started_mixed(stimulation_cycles=2, expression_cycles=1), 7) == [S, S, X, S, S, X, S]
+    assert mixed_cycle_modes(started_mixed(stimulation_cycles=1, expression_cycles=3), 9) == [S, X, X, X, S, X, X, X, S]
+    assert mixed_cycle_modes(started_mixed(stimulation_cycles=1, expression_cycles=1), 4) == [S, X, S, X]
+
+
+def test_every_cycle_mode_change_moves_out_seq():
+    """The indicator, the record and the display redraw only when out.seq
+    moves: in a mixed session changing mode at every cycle, each boundary
+    must move it, however many come one after another, and it stays within
+    30 bits (a small int on the board: a larger one is heap)."""
+    e = started_mixed(stimulation_cycles=1, expression_cycles=1)
+    seen = [(e.step().cycle_mode, e.out.seq)]
+    while len(seen) < 12:
+        out = e.step()
+        if out.cycle_mode != seen[-1][0]:
+            seen.append((out.cycle_mode, out.seq))
+    seqs = [q for _, q in seen]
+    assert len(set(seqs)) == len(seqs), seqs
+    assert all(0 <= q <= 0x3FFFFFFF for q in seqs), seqs
 
 
 def test_every_mixed_cycle_runs_on_a_trim_scaled_to_its_own_target():
@@ -627,3 +657,25 @@ def test_the_session_reads_the_codes_and_slots_its_modules_define():
                                                          codes.MODE_MIXED)
     assert (S._TRIP, S._VAC, S._FRESH, S._DUTY, S._PEAK) == (
         safety.FAULT_SLOT, safety.VAC_SLOT, safety.FRESH_SLOT, control.DUTY_SLOT, control.PEAK_SLOT)
+
+
+def test_every_suction_phase_starts_soft_and_rises_no_faster_than_the_slew_limit():
+    """The release phase leaves the motor at rest for the next push: each
+    suction phase starts at most at the stall duty and no tick's duty
+    climbs more than the slew limit over the one before (the soft start the
+    board's slew_u16_per_ms sets), through stimulation and expression."""
+    from pump.session import DEFAULT_MIN_DUTY_U16, DEFAULT_SLEW_U16_PER_MS
+    r = Rig(session=make_session(middle_profiles()))
+    r.press(EV_START)
+    seen = r.run(2 * MIN + 30000)
+    assert {m for *_, m in seen} == {MODE_STIMULATION, MODE_EXPRESSION}
+    starts = 0
+    prev_duty, prev_open = 0, True
+    for t, state, fault, duty, valve_open, mode in seen:
+        assert state == STATE_RUNNING and fault == FAULT_NONE
+        assert duty <= max(prev_duty + DEFAULT_SLEW_U16_PER_MS * r.tick_ms, DEFAULT_MIN_DUTY_U16), t
+        if prev_open and not valve_open:
+            starts += 1
+            assert duty <= DEFAULT_MIN_DUTY_U16, t
+        prev_duty, prev_open = duty, valve_open
+    assert starts > 100
