@@ -22,7 +22,8 @@ at once or not a change a person would make.
     python -m tools.mutants [--resume] [--timeout S] [--minutes M]
 
 Prints the counts (generated, skipped by the filter, killed, survived,
-timeouts, incompetent) and each survivor; writes out/mutants/report.json.
+timeouts, incompetent) and each survivor; writes out/mutants/report.json,
+which `python -m tools.mutants_table` turns into docs/safety.md's table.
 """
 import argparse
 import json
