@@ -484,7 +484,6 @@ print("SENSOR", type(app.sensor).__name__)
 ahead = app.read_ahead
 print("AHEAD", ahead is not None)
 clock = time
-tick = app.tick_ms
 app.due_ms = clock.ticks_ms()
 for n in (50, 300):
     gc.collect()

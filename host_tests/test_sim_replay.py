@@ -41,3 +41,17 @@ def test_a_board_whose_reads_cannot_be_replayed_is_refused(name):
     spec, files = resolved(name, 1)
     with pytest.raises(ValueError, match="analog sensor on an rp2"):
         replay.record_and_replay(spec, files)
+
+
+def test_a_replay_that_left_the_recorded_path_is_no_figure(monkeypatch):
+    """One duty different in the replayed rows (the firmware took another
+    path) and the ceiling refuses to give a speed for it."""
+    spec, files = resolved("standard_letdown", 4)
+    rows, again, seconds = replay.record_and_replay(spec, files)
+    k = next(i for i, r in enumerate(again) if r[4] > 0)
+    bent = again[:k] + [again[k][:4] + (again[k][4] + 1,) + again[k][5:]] + again[k + 1:]
+    monkeypatch.setattr(replay, "record_and_replay", lambda spec, files: (rows, bent, seconds))
+    with pytest.raises(RuntimeError, match="left the recorded one"):
+        replay.ceiling(spec, files)
+    monkeypatch.setattr(replay, "record_and_replay", lambda spec, files: (rows, again, seconds))
+    assert replay.ceiling(spec, files) > 0

@@ -84,7 +84,7 @@ print("AHEAD", app.read_ahead is not None)
 # holds besides step() (the clock's calls) costs the same whatever else the
 # harness defines (as module globals, a harness change once moved every
 # median 27 us).
-def ticks(app, N, us, st, md, tick, clock):
+def ticks(app, N, us, st, md, clock):
     ahead = app.read_ahead
     a = 0
     app.due_ms = clock.ticks_ms()
@@ -100,7 +100,7 @@ def ticks(app, N, us, st, md, tick, clock):
 %(pace)s
 
 
-ticks(app, N, us, st, md, tick, time)
+ticks(app, N, us, st, md, time)
 app.safe()
 # The watchdog runs since the first session and cannot be stopped: feed it
 # while the samples go out over USB.

@@ -96,7 +96,6 @@ wrap(n0, "f", 0, 0)
 print("OVH", (calls() - bare) // 200)
 cur[0] = 0
 N = %(seconds)d * 1000 // app.tick_ms
-tick = app.tick_ms
 clock = time
 ahead = app.read_ahead
 a = 0

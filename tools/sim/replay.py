@@ -17,15 +17,27 @@ answers through more than these two calls. CPython only: it patches the
 fake machine's classes while it runs and restores them.
 """
 import time
+from contextlib import contextmanager
 
 from tools import paths
 
 paths.use_sim()
 
 
-def _patched(cls, name, fn, undo):
-    undo.append((cls, name, cls.__dict__[name]))
-    setattr(cls, name, fn)
+@contextmanager
+def _reads_answered_by(read_u16, getitem):
+    """The fake ADC's read_u16 and mem32's reads answered by these two
+    functions while the block runs; the fake's own restored after."""
+    import machine
+    classes = (machine.ADC, "read_u16", read_u16), (type(machine.mem32), "__getitem__", getitem)
+    saved = [(cls, name, cls.__dict__[name]) for cls, name, _ in classes]
+    try:
+        for cls, name, fn in classes:
+            setattr(cls, name, fn)
+        yield
+    finally:
+        for cls, name, fn in saved:
+            setattr(cls, name, fn)
 
 
 def record_and_replay(spec, files):
@@ -38,37 +50,24 @@ def record_and_replay(spec, files):
     if sensor != "analog" or spec["board"]["port"] != "rp2":
         raise ValueError("the replay is for the analog sensor on an rp2 board, not %s on %s"
                          % (sensor, spec["board"]["port"]))
-    adc_cls = machine.ADC
-    mem_cls = type(machine.mem32)
-    read_u16, getitem = adc_cls.__dict__["read_u16"], mem_cls.__dict__["__getitem__"]
+    read_u16, getitem = machine.ADC.__dict__["read_u16"], type(machine.mem32).__dict__["__getitem__"]
     reads = []
     keep = reads.append
-    undo = []
-    try:
-        _patched(adc_cls, "read_u16", lambda self: keep(read_u16(self)) or reads[-1], undo)
-        _patched(mem_cls, "__getitem__", lambda self, addr: keep(getitem(self, addr)) or reads[-1], undo)
+    with _reads_answered_by(lambda self: keep(read_u16(self)) or reads[-1],
+                            lambda self, addr: keep(getitem(self, addr)) or reads[-1]):
         recorded = Engine(spec, files).rows()
         rows = [next(recorded)]             # the boot and the first tick
         first = len(reads)
         rows.extend(recorded)
-    finally:
-        for cls, name, fn in reversed(undo):
-            setattr(cls, name, fn)
     answer = iter(reads[first:]).__next__
     engine = Engine(spec, files)
     replayed = engine.rows()
     again = [next(replayed)]                # live, as in the first run
-    undo = []
-    try:
-        _patched(adc_cls, "read_u16", lambda self: answer(), undo)
-        _patched(mem_cls, "__getitem__", lambda self, addr: answer(), undo)
+    with _reads_answered_by(lambda self: answer(), lambda self, addr: answer()):
         engine.link.advance = lambda to_ms=None: None
         t = time.perf_counter()
         again.extend(replayed)
         seconds = time.perf_counter() - t
-    finally:
-        for cls, name, fn in reversed(undo):
-            setattr(cls, name, fn)
     return rows, again, seconds
 
 
