@@ -12,8 +12,12 @@ def test_the_summary_puts_each_figure_before_beside_now():
     result = {"rp2040": [{"board": "pico", "flash_timing": "typical", "states": states, "heap_alloc_bytes": 50001,
                           "frozen_heap_estimate_bytes": 20002},
                          {"board": "pico", "flash_timing": "worst", "states": states, "heap_alloc_bytes": 1,
-                          "frozen_heap_estimate_bytes": 1}],
-              "firmware_bytes_per_board": {"pico": {"mpy": 40003}},
+                          "frozen_heap_estimate_bytes": 1},
+                         {"board": "pico", "flash_timing": "typical", "machine_code": False,
+                          "states": {s: {"n": 5, "median_us": 900 + k, "worst_us": 1500 + k}
+                                     for k, s in enumerate(bench.STATES)},
+                          "heap_alloc_bytes": 60007, "frozen_heap_estimate_bytes": 1}],
+              "firmware_bytes_per_board": {"pico": {"mpy": 40003, "mpy_bytecode": 30009}},
               "sim_speed_x_real_time": {"cpython": 1234.5, "cpython_reads_replayed": 2345.6}}
     lines = []
     bench.before_after(result, lines.append)
@@ -24,6 +28,10 @@ def test_the_summary_puts_each_figure_before_beside_now():
     assert "%d -> 50001 bytes (frozen build estimate 20002)" % base["heap_after_boot_bytes"]["pico"] in text
     assert "pico 40003" in text and "-> 1234.5x real time (2345.6x with the reads replayed and no plant)" in text
     assert "heap after boot on the emulated pico" in text and text.count("tick on the emulated pico") == 1
+    # The bytecode-only row is its own line, not taken for the shipped build's.
+    assert text.count("heap after boot on the emulated pico") == 1
+    assert ("without machine code (make flash BYTECODE=1) on the emulated pico: tick medians 900-906 us, "
+            "worst 1506; heap after boot 60007 bytes; .mpy 30009") in text
 
 
 def test_heapparts_gives_each_module_its_heap_and_names_what_it_did_not_measure(monkeypatch):
@@ -109,6 +117,26 @@ def test_the_tick_bench_waits_for_the_board_after_each_reset_before_mpremote_tal
     finally:
         _FakeBench.comes_back = True
     assert "mpremote run" not in _FakeBench.calls
+
+
+def test_the_tick_bench_flashes_bytecode_only_when_asked_and_says_so(monkeypatch):
+    from tools.rp2040 import tickbench
+    flashed = []
+    monkeypatch.setattr(tickbench, "Bench", _FakeBench)
+    monkeypatch.setattr(tickbench.subprocess, "Popen", _FakeMpremote)
+    monkeypatch.setattr(_FakeBench, "host", lambda self, args: flashed.append(args))
+    tickbench.drive("pico", "", out=lambda s: None, actions=[], machine_code=False)
+    tickbench.drive("pico", "", out=lambda s: None, actions=[])
+    flashes = [a for a in flashed if a[3] == "flash"]
+    assert "BYTECODE=1" in flashes[0] and "BYTECODE=1" not in flashes[1]
+    cell = {"n": 1, "median_us": 1, "worst_us": 2}
+    rows = [{"board": "pico", "flash_timing": "typical", "machine_code": mc, "states": dict.fromkeys(tickbench.STATES, cell),
+             "longest_stall_us": 1000, "longest_stall_at": "x", "heap_alloc_bytes": 1, "heap_free_bytes": 1,
+             "frozen_heap_estimate_bytes": 1, "resident_mpy_bytes": 1} for mc in (True, False)]
+    lines = []
+    tickbench.table(rows, lines.append)
+    assert lines[2].split()[0] == "pico" and lines[3].startswith("pico (bytecode) ")
+    assert lines[5].startswith("pico (bytecode), typical flash")
 
 
 def test_every_emulator_harness_boots_the_app_as_a_deliberate_boot():

@@ -595,6 +595,51 @@ def test_a_board_without_native_code_is_refused_before_anything_is_copied(monkey
     assert "runs no native code" in str(e.value) and built == []
 
 
+@pytest.mark.parametrize("board", ["pico", "pico_w", "esp32_devkitc"])
+def test_a_bytecode_build_is_the_same_files_with_no_machine_code(board):
+    """make flash BYTECODE=1: what a person short of heap (or with a port
+    that has no native emitter) flashes. The same files as the shipped
+    build, every one plain bytecode, and smaller by the machine code."""
+    with deploy.built(board) as shipped, deploy.built(board, machine_code=False) as plain:
+        assert set(plain) == set(shipped)
+        mpys = [d for d in plain if d.endswith(".mpy")]
+        assert [d for d in mpys if mpy_arch(plain[d]) != 0] == []
+        assert any(mpy_arch(shipped[d]) != 0 for d in mpys)
+        size = lambda files: sum(os.path.getsize(files[d]) for d in mpys)
+        assert size(plain) < size(shipped)
+        for d in set(plain) - set(mpys):                      # main.py, board.json, the web page
+            with open(plain[d], "rb") as a, open(shipped[d], "rb") as b:
+                assert a.read() == b.read(), d
+
+
+def test_a_board_without_native_code_takes_the_bytecode_build(monkeypatch):
+    monkeypatch.setattr(deploy, "reset_first", lambda board: {"sysname": "rp2", "machine": "RP2040 (no emitter)",
+                                                              "mpy": 0x306, "files": {}, "tops": {}})
+    asked = []
+
+    def built(*a):
+        asked.append(a)
+        raise deploy.DeployError("stop here")
+    monkeypatch.setattr(deploy, "built", built)
+    with pytest.raises(deploy.DeployError, match="stop here"):
+        deploy.flash("pico", "socket://127.0.0.1:9", out=quiet, machine_code=False)
+    assert asked[0][1:] == (None, False)
+
+
+def test_the_bytecode_flag_reaches_flash(monkeypatch):
+    seen = []
+    monkeypatch.setattr(deploy, "flash", lambda *a, **kw: seen.append(kw["machine_code"]))
+    assert deploy.main(["flash", "pico", "--port", "socket://127.0.0.1:9", "--bytecode"]) == 0
+    assert deploy.main(["flash", "pico", "--port", "socket://127.0.0.1:9"]) == 0
+    assert seen == [False, True]
+    flash_line = lambda *args: [ln for ln in subprocess.run(["make", "-s", "-n", "flash"] + list(args),
+                                                            capture_output=True, text=True, cwd=paths.ROOT,
+                                                            check=True).stdout.splitlines()
+                                if "tools.deploy flash" in ln]
+    assert flash_line("BYTECODE=1")[0].split()[-1] == "--bytecode"
+    assert "--bytecode" not in flash_line()[0]
+
+
 def test_the_virtual_board_gets_native_code_for_the_arch_it_reports(sim):
     # The virtual board is the unix port (x64) playing an rp2: a build for
     # the port's armv6m would not import there, one for what it reports

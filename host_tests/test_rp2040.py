@@ -68,29 +68,31 @@ def shared_dir(tmp_path_factory):
     return str(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
 
 
-def flashed(board, tmp_path_factory):
+def flashed(board, tmp_path_factory, *flags):
     """(flash image, make flash's output, flash stats) for a board, flashed
-    once per run: the first worker to need a board flashes it, under a lock,
-    and every other case on any worker starts from the saved image."""
-    if board not in _images:
-        img = os.path.join(shared_dir(tmp_path_factory), "rp2040-%s.img" % board)
+    once per run (with make flash's `flags`, e.g. BYTECODE=1): the first
+    worker to need it flashes it, under a lock, and every other case on any
+    worker starts from the saved image."""
+    key = "-".join((board,) + flags)
+    if key not in _images:
+        img = os.path.join(shared_dir(tmp_path_factory), "rp2040-%s.img" % key.replace("=", ""))
         with open(img + ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not os.path.exists(img + ".json"):
-                out, stats = flash_board(board, img)
+                out, stats = flash_board(board, img, *flags)
                 with open(img + ".json", "w") as f:
                     json.dump({"out": out, "stats": stats}, f)
             with open(img + ".json") as f:
                 done = json.load(f)
-        _images[board] = (img, done["out"], done["stats"])
-    return _images[board]
+        _images[key] = (img, done["out"], done["stats"])
+    return _images[key]
 
 
-def flash_board(board, img):
+def flash_board(board, img, *flags):
     with Bench(board, listen=True) as b:
         b.run(1.5)                                  # the UF2's first boot formats the filesystem
         port = "PORT=socket://127.0.0.1:%d" % b.port
-        rc, out = drive(b, make("flash", "BOARD=" + board, port))
+        rc, out = drive(b, make("flash", "BOARD=" + board, port, *flags))
         assert rc == 0, out
         b.settle()
         rc2, out2 = drive(b, make("profiles-push", "FILE=" + SHORT_PROFILES, port))
@@ -106,8 +108,8 @@ def flash_board(board, img):
         return out, b.flash_stats()
 
 
-def start_board(board, tmp_path_factory, timing="typical", **kw):
-    img = flashed(board, tmp_path_factory)[0]
+def start_board(board, tmp_path_factory, timing="typical", flags=(), **kw):
+    img = flashed(board, tmp_path_factory, *flags)[0]
     b = Bench(board, image=img, flash_timing=timing, **kw)
     # main.py's loop is running from its first idle heartbeat on (~0.65 s
     # after power-up); each case starts there.
@@ -199,18 +201,24 @@ def test_start_step_change_and_stop_at_worst_case_flash_timing(board, tmp_path_f
         assert_writes_found_outputs_safe(b, t0, 3)
 
 
-@pytest.mark.parametrize("board,timing", [
-    ("pico", "typical"),
-    pytest.param("pico_w", "typical", marks=pytest.mark.rp2040_long),
-    pytest.param("pico", "worst", marks=pytest.mark.rp2040_long),
-    pytest.param("pico_w", "worst", marks=pytest.mark.rp2040_long)])
-def test_session_pumps_to_target_through_every_write(board, timing, tmp_path_factory):
+@pytest.mark.parametrize("board,timing,flags", [
+    pytest.param("pico", "typical", (), id="pico-typical"),
+    # make flash BYTECODE=1: no machine code, a tick about three times dearer.
+    pytest.param("pico", "typical", ("BYTECODE=1",), id="pico-typical-bytecode"),
+    pytest.param("pico_w", "typical", ("BYTECODE=1",), marks=pytest.mark.rp2040_long, id="pico_w-typical-bytecode"),
+    pytest.param("pico_w", "typical", (), marks=pytest.mark.rp2040_long, id="pico_w-typical"),
+    pytest.param("pico", "worst", (), marks=pytest.mark.rp2040_long, id="pico-worst"),
+    pytest.param("pico_w", "worst", (), marks=pytest.mark.rp2040_long, id="pico_w-worst")])
+def test_session_pumps_to_target_through_every_write(board, timing, flags, tmp_path_factory):
     """The short standard program (stimulation 6 s, expression 12 s, rest
     6 s, expression 6 s) with a level-up, a let-down and a pause: the start,
     the step changes, the pause, the rest and the end each write the log,
     and none may trip a fault, stop the pumping or run the motor blind.
-    Phases are found on the trace (a write's stall delays the program)."""
-    with start_board(board, tmp_path_factory, timing) as b:
+    Phases are found on the trace (a write's stall delays the program).
+    The same for the firmware flashed without its machine code."""
+    out = flashed(board, tmp_path_factory, *flags)[1]
+    assert ("bytecode only" if flags else "the tick as armv6m machine code") in out, out
+    with start_board(board, tmp_path_factory, timing, flags) as b:
         t0 = b.t_ms
         b.press("start_stop")
 

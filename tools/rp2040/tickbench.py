@@ -16,7 +16,9 @@ The longest single call is the longest loop stall (the flash writes happen
 inside it), reported with the state change it came with. Heap in use is
 `gc.mem_alloc()` after boot() and release_boot_modules(), collected.
 
-Prints a table; `--json` also writes it.
+Prints a table; `--json` also writes it. `--bytecode` flashes the firmware
+without its machine code (`make flash BYTECODE=1`): what that code costs
+in heap and buys in tick time.
 """
 import argparse
 import json
@@ -140,14 +142,14 @@ def percentile(xs, q):
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def resident_code_bytes(board, modules):
+def resident_code_bytes(board, modules, machine_code=True):
     """The .mpy bytes of the firmware modules still imported after boot, from
     the board's own build: on the stock firmware their bytecode and
     constants are loaded into the heap, in a frozen build (boards/manifest.py)
     they stay in flash. The heap after boot less this is the frozen build's
     estimate (module dicts and the objects the app builds remain)."""
     from tools import deploy
-    with deploy.built(board) as files:
+    with deploy.built(board, machine_code=machine_code) as files:
         total = 0
         for name in modules:
             dev = name.replace(".", "/")
@@ -165,8 +167,9 @@ def settled(b, after):
         raise RuntimeError("the emulated board did not come back up within %.0f s after %s" % (BOOT_S, after))
 
 
-def drive(board, harness, timing="typical", image=None, out=print, actions=None):
-    """Flash `board` on an emulated Pico (unless `image` holds one), run the
+def drive(board, harness, timing="typical", image=None, out=print, actions=None, machine_code=True):
+    """Flash `board` on an emulated Pico (unless `image` holds one; as
+    bytecode only with machine_code=False, `make flash BYTECODE=1`), run the
     harness text there with mpremote while the bench presses the buttons
     and injects the fault of `actions` (default SCRIPT; timed from the
     harness's HEAP line), and return what it printed."""
@@ -176,8 +179,9 @@ def drive(board, harness, timing="typical", image=None, out=print, actions=None)
         b.run(1.5)
 
         if image is None:
-            out("  %s: make flash through the emulated board ..." % board)
-            b.host(["make", "-s", "--no-print-directory", "flash", "BOARD=" + board, "PORT=" + port])
+            out("  %s: make flash%s through the emulated board ..." % (board, "" if machine_code else " BYTECODE=1"))
+            b.host(["make", "-s", "--no-print-directory", "flash", "BOARD=" + board, "PORT=" + port]
+                   + ([] if machine_code else ["BYTECODE=1"]))
             settled(b, "make flash")
             b.host(["make", "-s", "--no-print-directory", "profiles-push", "FILE=" + PROFILES, "PORT=" + port])
             settled(b, "make profiles-push")
@@ -213,9 +217,11 @@ def drive(board, harness, timing="typical", image=None, out=print, actions=None)
     return text
 
 
-def measure(board, timing="typical", image=None, out=print):
-    """{state: {median_us, worst_us, n}, stall: {...}, heap_bytes} for a board."""
-    text = drive(board, HARNESS % {"seconds": RUN_S, "pace": indented(PACE)}, timing, image, out)
+def measure(board, timing="typical", image=None, out=print, machine_code=True):
+    """{state: {median_us, worst_us, n}, stall: {...}, heap_bytes} for a board
+    (flashed as bytecode only with machine_code=False)."""
+    text = drive(board, HARNESS % {"seconds": RUN_S, "pace": indented(PACE)}, timing, image, out,
+                 machine_code=machine_code)
     heap = [int(x) for x in text.split("HEAP", 1)[1].split()[:2]]
     resident = text.split("MODS", 1)[1].split("\n", 1)[0].split()
     samples = []
@@ -227,8 +233,8 @@ def measure(board, timing="typical", image=None, out=print):
     per = {}
     for us, st, md in samples:
         per.setdefault(name_of(st, md), []).append(us)
-    code = resident_code_bytes(board, resident)
-    result = {"board": board, "flash_timing": timing, "read_ahead": "AHEAD True" in text, "heap_alloc_bytes": heap[0], "heap_free_bytes": heap[1],
+    code = resident_code_bytes(board, resident, machine_code)
+    result = {"board": board, "flash_timing": timing, "machine_code": machine_code, "read_ahead": "AHEAD True" in text, "heap_alloc_bytes": heap[0], "heap_free_bytes": heap[1],
               "resident_modules": resident, "resident_mpy_bytes": code,
               "frozen_heap_estimate_bytes": heap[0] - code, "states": {}}
     for s in STATES:
@@ -258,20 +264,26 @@ def measure(board, timing="typical", image=None, out=print):
 
 
 def table(results, out=print):
-    out("%-8s %-8s " % ("board", "flash") + " ".join("%-17s" % s for s in STATES))
-    out("%-8s %-8s " % ("", "") + " ".join("%-17s" % "median/worst us" for _ in STATES))
+    # A bytecode-only build's row says so: its figures are not the shipped build's.
+    w = max([8] + [len(_label(r)) for r in results])
+    out("%-*s %-8s " % (w, "board", "flash") + " ".join("%-17s" % s for s in STATES))
+    out("%-*s %-8s " % (w, "", "") + " ".join("%-17s" % "median/worst us" for _ in STATES))
     for r in results:
         cells = []
         for s in STATES:
             c = r["states"][s]
             cells.append("%-17s" % ("%s/%s" % (c["median_us"], c["worst_us"]) if c["n"] else "-"))
-        out("%-8s %-8s " % (r["board"], r["flash_timing"]) + " ".join(cells))
+        out("%-*s %-8s " % (w, _label(r), r["flash_timing"]) + " ".join(cells))
     for r in results:
         out("%s, %s flash: longest loop stall %.1f ms (%s); heap in use after boot %d bytes (%d free); "
             "frozen build (boards/manifest.py) about %d bytes (%d bytes of resident .mpy in flash instead)" % (
-                r["board"], r["flash_timing"], r["longest_stall_us"] / 1000, r["longest_stall_at"],
+                _label(r), r["flash_timing"], r["longest_stall_us"] / 1000, r["longest_stall_at"],
                 r["heap_alloc_bytes"], r["heap_free_bytes"], r["frozen_heap_estimate_bytes"],
                 r["resident_mpy_bytes"]))
+
+
+def _label(r):
+    return r["board"] if r.get("machine_code", True) else r["board"] + " (bytecode)"
 
 
 def per_board_main(prog, doc, measure, table, default_boards, argv=None):
@@ -301,6 +313,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tools.rp2040.tickbench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--boards", default="pico,pico_w")
     ap.add_argument("--timings", default="typical,worst")
+    ap.add_argument("--bytecode", action="store_true",
+                    help="flash the firmware as bytecode only (make flash BYTECODE=1): what its machine code buys")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     why = chip.missing()
@@ -311,7 +325,7 @@ def main(argv=None):
     t0 = time.time()
     for board in args.boards.split(","):
         for timing in args.timings.split(","):
-            results.append(measure(board, timing, out=lambda s: print(s, flush=True)))
+            results.append(measure(board, timing, out=lambda s: print(s, flush=True), machine_code=not args.bytecode))
     table(results)
     print("(%.0f s of wall time)" % (time.time() - t0))
     if args.json:
