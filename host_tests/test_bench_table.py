@@ -1,13 +1,15 @@
 """make bench's before/after summary: the issue-13 figures of
 tools/bench_baseline.json beside the run's own, per board and state (the
 figures themselves are benchmarks, never pass/fail thresholds)."""
+import io
 import json
 
 from tools import bench
 
 
 def test_the_summary_puts_each_figure_before_beside_now():
-    base = json.load(open(bench.BASELINE))["before"]
+    with open(bench.BASELINE) as f:
+        base = json.load(f)["before"]
     states = {s: {"median_us": 100 + k, "worst_us": 200 + k} for k, s in enumerate(bench.STATES)}
     result = {"rp2040": [{"board": "pico", "flash_timing": "typical", "states": states, "heap_alloc_bytes": 50001,
                           "frozen_heap_estimate_bytes": 20002},
@@ -90,7 +92,7 @@ class _FakeMpremote:
     def __init__(self, args, **kw):
         _FakeBench.calls.append("mpremote " + args[3])
         self.returncode = 0
-        self.stdout = type("Out", (), {"read": lambda self: "HEAP 1 2\n"})()
+        self.stdout = io.StringIO("HEAP 1 2\n")
 
     def poll(self):
         return 0

@@ -58,7 +58,8 @@ def drive(bench, proc):
     bench.run_while(lambda: proc.poll() is None and time.monotonic() - t0 < WALL_LIMIT_S)
     if proc.poll() is None:
         proc.kill()
-    out = proc.stdout.read()
+    with proc.stdout:
+        out = proc.stdout.read()
     return proc.wait(), out
 
 

@@ -309,7 +309,8 @@ class Bench:
         from tools import paths
         p = subprocess.Popen(args, cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.run_while(lambda: p.poll() is None)
-        text = p.stdout.read()
+        with p.stdout:
+            text = p.stdout.read()
         if p.wait():
             raise RuntimeError(" ".join(str(a) for a in args[:5]) + ": " + text[-1500:])
         return text

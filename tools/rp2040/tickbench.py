@@ -210,7 +210,8 @@ def drive(board, harness, timing="typical", image=None, out=print, actions=None,
                     b._button(arg, False)
                 else:
                     b.fault(arg)
-        text = p.stdout.read()
+        with p.stdout:
+            text = p.stdout.read()
         os.unlink(script)
         if p.returncode:
             raise RuntimeError("harness failed: " + text[-3000:])

@@ -61,9 +61,11 @@ def run_micropython(spec, files, progress=None, heap="32m"):
             err_lines = []
             reader = threading.Thread(target=_follow, args=(proc.stderr, progress, err_lines), daemon=True)
             reader.start()
-            out = proc.stdout.read()
+            with proc.stdout:
+                out = proc.stdout.read()
             proc.wait()
             reader.join()
+            proc.stderr.close()
             err = "".join(err_lines)
     if proc.returncode != 0:
         raise RuntimeError("the MicroPython run failed:\n" + err[-3000:])
