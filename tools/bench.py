@@ -84,17 +84,21 @@ BOARDS = ("pico", "pico_w", "esp32_devkitc", "pico_w_web", "esp32_wrover_web")
 BASELINE = os.path.join(paths.ROOT, "tools", "bench_baseline.json")
 
 
+def _mpy_bytes(files):
+    return sum(os.path.getsize(p) for d, p in files.items() if d.endswith(".mpy"))
+
+
 def board_sizes():
-    """{board: .mpy bytes, main.py bytes, files} of what make flash copies
-    to each board (only the drivers its board file names)."""
+    """{board: .mpy bytes, main.py bytes, files, .mpy bytes as bytecode only}
+    of what make flash copies to each board (only the drivers its board file
+    names), with and without BYTECODE=1."""
     from tools import deploy
     out = {}
     for b in BOARDS:
         with deploy.built(b) as files:
-            mpy = sum(os.path.getsize(p) for d, p in files.items() if d.endswith(".mpy"))
-            out[b] = {"mpy": mpy, "main_py": os.path.getsize(files["main.py"]), "files": len(files) - 1}
+            out[b] = {"mpy": _mpy_bytes(files), "main_py": os.path.getsize(files["main.py"]), "files": len(files) - 1}
         with deploy.built(b, machine_code=False) as files:
-            out[b]["mpy_bytecode"] = sum(os.path.getsize(p) for d, p in files.items() if d.endswith(".mpy"))
+            out[b]["mpy_bytecode"] = _mpy_bytes(files)
     return out
 
 
